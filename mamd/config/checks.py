@@ -1,0 +1,55 @@
+"""Checks of single values, named in the model's field metadata.
+
+Each takes the parsed value and returns what is wrong with it, or None.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from string import Formatter
+from urllib.parse import urlsplit
+
+LAYOUT_FIELDS = frozenset({"author", "series", "position", "title", "narrator", "asin", "year"})
+_LANGUAGE_RE = re.compile(r"^[A-Z]{3}$")
+
+
+def http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected an http:// or https:// address"
+    return None
+
+
+def absolute_path(value: str) -> str | None:
+    if not PurePosixPath(value).is_absolute():
+        return f"must be an absolute path, got {value!r}"
+    return None
+
+
+def not_blank(value: str) -> str | None:
+    return "must not be empty" if not value.strip() else None
+
+
+def language_code(value: str) -> str | None:
+    return None if _LANGUAGE_RE.match(value) else f"expected a MAM language code like ENG, got {value!r}"
+
+
+def qbittorrent_tag(value: str) -> str | None:
+    return "a tag must be non-empty and hold no comma" if not value.strip() or "," in value else None
+
+
+def layout_template(value: str) -> str | None:
+    try:
+        names = {name for _, name, _, _ in Formatter().parse(value) if name is not None}
+    except ValueError as exc:
+        return f"is not a valid template: {exc}"
+    unknown = sorted(n for n in names if n not in LAYOUT_FIELDS)
+    if unknown:
+        known = ", ".join("{" + n + "}" for n in sorted(LAYOUT_FIELDS))
+        return f"unknown placeholder {{{unknown[0]}}}; the template may use {known}"
+    if "title" not in names:
+        return "must contain {title}"
+    if value.startswith("/") or ".." in PurePosixPath(value).parts:
+        return "must be a relative path inside the library, without `..`"
+    return None

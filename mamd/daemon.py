@@ -1,0 +1,199 @@
+"""The daemon's life in three steps: `startup()` → `main_loop()` → `shutdown()`.
+
+Signal handlers only set flags. `READY=1` follows the bind of the HTTP port; `SIGTERM`
+drains running jobs for a moment, then cancels them, and the process is gone within 5 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import functools
+import signal
+import sys
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TextIO
+
+from aiohttp import web
+
+from mamd import __version__
+from mamd.clock import Clock, SystemClock
+from mamd.config import Config, ConfigError, load_config
+from mamd.jobs import build_jobs
+from mamd.logs import Redactor, configure_logging, get_logger
+from mamd.reload import Reloader
+from mamd.runtime import Runtime
+from mamd.store import StoreError
+from mamd.systemd import Notifier
+from mamd.web import create_app
+
+log = get_logger(__name__)
+
+DRAIN_S = 2.5  # running jobs may finish for this long after SIGTERM …
+HTTP_SHUTDOWN_S = 1.0  # … then open HTTP requests get this long
+DB_PROBE_S = 10.0  # how often the database is checked while healthy …
+DB_RETRY_S = 2.0  # … and while it is unavailable
+
+
+class StartupError(Exception):
+    """mamd cannot start; the message says why and what to change."""
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.clock = clock or SystemClock()
+        self.notifier = notifier or Notifier()
+        self.stream = stream
+        self.should_exit = asyncio.Event()
+        self.reloader: Reloader | None = None
+
+    async def serve(self) -> int:
+        """Run until asked to stop; the exit status: 0 clean, 1 runtime failure, 2 bad configuration."""
+        started = time.monotonic()
+        try:
+            config = await asyncio.to_thread(load_config, self.config_path)
+        except ConfigError as error:
+            print(f"mamd: {self.config_path} cannot be used:", file=sys.stderr)
+            for problem in error.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 2
+        redactor = Redactor()
+        configure_logging(config.logging.level, config.logging.format, redactor, self.stream)
+        runtime = Runtime(
+            config, self.config_path, clock=self.clock, redactor=redactor, notifier=self.notifier
+        )
+        async with AsyncExitStack() as stack:
+            try:
+                await self.startup(runtime, stack)
+            except StartupError as exc:
+                log.error("daemon.start_failed", reason=str(exc))
+                print(f"mamd: {exc}", file=sys.stderr)
+                return 1
+            log.info(
+                "daemon.ready",
+                version=__version__,
+                address=f"http://{config.http.host}:{config.http.port}",
+                startup_s=round(time.monotonic() - started, 3),
+            )
+            try:
+                await self.main_loop(runtime)
+            finally:
+                await self.shutdown(runtime)
+        log.info("daemon.stopped")
+        return 0
+
+    # -- 1. start-up ----------------------------------------------------------------------
+
+    async def startup(self, runtime: Runtime, stack: AsyncExitStack) -> None:
+        loop = asyncio.get_running_loop()
+        self.reloader = Reloader(runtime, functools.partial(self._apply, runtime))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_exit, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.reloader.request, "signal")
+        stack.callback(_remove_signal_handlers, loop)
+
+        runtime.use_jobs(build_jobs(runtime))
+        stack.push_async_callback(runtime.store.close)
+        await self._open_store(runtime)
+
+        runner = web.AppRunner(create_app(runtime), access_log=None, shutdown_timeout=HTTP_SHUTDOWN_S)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        http = runtime.config.http
+        site = web.TCPSite(runner, http.host, http.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"port {http.port} on {http.host} is already in use (is another mamd running?); "
+                    "stop the other program or change http.port"
+                ) from exc
+            raise StartupError(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}") from exc
+        self.notifier.ready(runtime.status_line())
+
+    async def _open_store(self, runtime: Runtime) -> bool:
+        try:
+            await runtime.store.open()
+            await runtime.scheduler.load()
+        except StoreError as exc:
+            await runtime.store.close()
+            runtime.store.fail(str(exc))  # logged once per distinct problem; retried every DB_RETRY_S
+            return False
+        runtime.scheduler.wake()
+        return True
+
+    # -- 2. running -----------------------------------------------------------------------
+
+    async def main_loop(self, runtime: Runtime) -> None:
+        assert self.reloader is not None
+        async with asyncio.TaskGroup() as group:
+            loops = [
+                group.create_task(runtime.scheduler.run_forever(), name="scheduler"),
+                group.create_task(self.reloader.run(), name="reloader"),
+                group.create_task(self.reloader.watch(), name="config-watch"),
+                group.create_task(self._watch_database(runtime), name="database-watch"),
+            ]
+            if self.notifier.watchdog_interval:
+                loops.append(
+                    group.create_task(self._watchdog(self.notifier.watchdog_interval), name="watchdog")
+                )
+            await self.should_exit.wait()
+            self.reloader.stop_event.set()
+            for task in loops:
+                task.cancel()
+
+    def request_exit(self, sig: signal.Signals | None = None) -> None:
+        if self.should_exit.is_set():
+            log.info("daemon.already_stopping", signal=sig.name if sig else None)
+            return
+        log.info("daemon.stop_requested", signal=sig.name if sig else None)
+        self.should_exit.set()
+
+    async def _watchdog(self, interval: float) -> None:
+        # real time on purpose: the watchdog proves the event loop itself is turning
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    async def _watch_database(self, runtime: Runtime) -> None:
+        while True:
+            if runtime.store.is_open:
+                healthy = await runtime.store.probe()
+            else:
+                healthy = await self._open_store(runtime)
+            runtime.publish_status()
+            await asyncio.sleep(DB_PROBE_S if healthy else DB_RETRY_S)
+
+    def _apply(self, runtime: Runtime, old: Config, new: Config) -> None:
+        """Put a reloaded configuration to work."""
+        if old.logging != new.logging:
+            configure_logging(new.logging.level, new.logging.format, runtime.redactor, self.stream)
+        runtime.scheduler.wake()
+
+    # -- 3. shutdown ----------------------------------------------------------------------
+
+    async def shutdown(self, runtime: Runtime) -> None:
+        runtime.stopping = True
+        self.notifier.stopping()
+        log.info("daemon.stopping", running_jobs=runtime.scheduler.running(), drain_s=DRAIN_S)
+        await runtime.tasks.drain(DRAIN_S)
+
+
+def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(sig)
+
+
+async def run(config_path: Path, stream: TextIO | None = None) -> int:
+    return await Daemon(config_path, stream=stream).serve()

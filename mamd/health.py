@@ -1,0 +1,88 @@
+"""What is wrong right now: a list of problems, and the state of each upstream service.
+
+Transitions are logged once (a service going down, and coming back), never repeated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mamd.clock import Clock, iso
+from mamd.logs import get_logger
+
+log = get_logger(__name__)
+
+Severity = Literal["error", "warning"]
+ServiceStateName = Literal["ok", "down", "unauthorized", "throttled"]
+
+
+@dataclass(frozen=True)
+class HealthProblem:
+    id: str
+    severity: Severity
+    summary: str
+    since: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "severity": self.severity, "summary": self.summary, "since": iso(self.since)}
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    state: ServiceStateName
+    since: float
+    last_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "since": iso(self.since),
+            "last_error": self.last_error,
+        }
+
+
+class Health:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._problems: dict[str, HealthProblem] = {}
+        self.services: dict[str, ServiceState] = {}
+
+    def report(self, problem_id: str, severity: Severity, summary: str) -> None:
+        current = self._problems.get(problem_id)
+        if current and (current.severity, current.summary) == (severity, summary):
+            return
+        since = current.since if current else self._clock.now()
+        self._problems[problem_id] = HealthProblem(problem_id, severity, summary, since)
+        if current is None:
+            log.warning("health.problem", id=problem_id, severity=severity, summary=summary)
+
+    def clear(self, problem_id: str) -> None:
+        if self._problems.pop(problem_id, None) is not None:
+            log.info("health.resolved", id=problem_id)
+
+    def problems(self) -> list[HealthProblem]:
+        order = {"error": 0, "warning": 1}
+        return sorted(self._problems.values(), key=lambda p: (order[p.severity], p.since))
+
+    @property
+    def ready(self) -> bool:
+        return not any(p.severity == "error" for p in self._problems.values())
+
+    def service(self, name: str, state: ServiceStateName, error: str | None = None) -> None:
+        """Record an upstream's state; only a change of state is logged and listed as a problem."""
+        current = self.services.get(name)
+        if current is not None and current.state == state:
+            if error and error != current.last_error:
+                self.services[name] = ServiceState(name, state, current.since, error)
+            return
+        self.services[name] = ServiceState(name, state, self._clock.now(), error)
+        if state == "ok":
+            self.clear(f"service.{name}")
+            if current is not None:
+                log.info("service.recovered", service=name, was=current.state)
+        else:
+            self.report(f"service.{name}", "warning", f"{name} is {state}: {error or 'no detail'}")
+            log.warning("service.unhealthy", service=name, state=state, error=error)

@@ -1,0 +1,16 @@
+"""The jobs mamd runs on timers, by name (the names are the keys of `schedule:`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+
+from mamd.jobs import retention
+from mamd.runtime import Runtime
+from mamd.schedule import JobFn
+
+
+def build_jobs(runtime: Runtime) -> Mapping[str, JobFn]:
+    return {
+        "retention": partial(retention.run, runtime),
+    }

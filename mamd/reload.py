@@ -1,0 +1,127 @@
+"""Hot reload: a file save, `SIGHUP` or `systemctl reload` re-reads the YAML and swaps it whole.
+
+The file's folder is watched, not the file: editors and `mv` replace the inode on save.
+Requests that arrive while a reload runs collapse into one more reload, so a storm of
+signals costs at most two. An invalid file changes nothing but `config.last_error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import watchfiles
+
+from mamd.config import Config, ConfigError, diff, iter_secrets, keep_restart_keys, load_config
+from mamd.logs import get_logger
+from mamd.runtime import Runtime
+from mamd.store import StoreError
+
+log = get_logger(__name__)
+
+WATCH_DEBOUNCE_MS = 400  # longest a burst of file events is gathered
+WATCH_STEP_MS = 30  # quiet time that ends a burst
+
+
+class Reloader:
+    def __init__(self, runtime: Runtime, apply: Callable[[Config, Config], None]) -> None:
+        self._runtime = runtime
+        self._apply = apply
+        self._requested = asyncio.Event()
+        self._reasons: set[str] = set()
+        self.stop_event = asyncio.Event()
+
+    def request(self, reason: str) -> None:
+        self._reasons.add(reason)
+        self._requested.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._requested.wait()
+            self._requested.clear()
+            reasons, self._reasons = sorted(self._reasons), set()
+            await self.reload(",".join(reasons))
+
+    async def watch(self) -> None:
+        """Request a reload whenever the configuration file (or the file its link points to) changes."""
+        path = self._runtime.config_state.path
+        names = {path.name, path.resolve().name}
+        folders = sorted({str(path.parent), str(path.resolve().parent)})
+
+        def relevant(change: watchfiles.Change, changed: str) -> bool:
+            return Path(changed).name in names
+
+        async for _ in watchfiles.awatch(
+            *folders,
+            watch_filter=relevant,
+            debounce=WATCH_DEBOUNCE_MS,
+            step=WATCH_STEP_MS,
+            recursive=False,
+            stop_event=self.stop_event,
+        ):
+            self.request("file")
+
+    async def reload(self, reason: str) -> bool:
+        """Load the file and apply it; True when the running configuration is now the file's."""
+        runtime = self._runtime
+        state = runtime.config_state
+        runtime.notifier.reloading()
+        try:
+            try:
+                loaded = await asyncio.to_thread(load_config, state.path)
+            except ConfigError as error:
+                await self._reject(error, reason)
+                return False
+            running = runtime.config
+            effective, pending = keep_restart_keys(running, loaded)
+            changes = diff(running, effective)
+            state.last_error, state.last_error_at, state.problems = None, None, []
+            state.pending_restart = pending
+            runtime.health.clear("config")
+            if not changes:
+                log.info(
+                    "config.unchanged", reason=reason, generation=state.generation, restart_pending=pending
+                )
+                return True
+            runtime.config = effective
+            state.generation += 1
+            state.loaded_at = runtime.clock.now()
+            runtime.redactor.update(iter_secrets(effective))
+            for change in changes:
+                log.info("config.changed", key=change.key, old=change.old, new=change.new)
+            if pending:
+                log.warning("config.restart_required", keys=pending)
+            self._apply(running, effective)
+            log.info("config.reloaded", reason=reason, generation=state.generation, changes=len(changes))
+            await self._event(
+                "config.reloaded",
+                f"configuration generation {state.generation}: {len(changes)} change(s)",
+                changes=[c.key for c in changes],
+                restart_required=pending,
+            )
+            return True
+        finally:
+            runtime.notifier.ready(runtime.status_line())
+
+    async def _reject(self, error: ConfigError, reason: str) -> None:
+        runtime = self._runtime
+        runtime.config_state.rejected(error, runtime.clock.now())
+        runtime.health.report("config", "warning", f"configuration edit rejected: {error.summary()}")
+        log.error(
+            "config.rejected",
+            reason=reason,
+            generation=runtime.config_state.generation,
+            problems=[str(p) for p in error.problems],
+        )
+        await self._event(
+            "config.rejected",
+            f"edit rejected, generation {runtime.config_state.generation} kept: {error.summary()}",
+            problems=[p.as_dict() for p in error.problems],
+        )
+
+    async def _event(self, kind: str, message: str, **data: object) -> None:
+        try:
+            await self._runtime.events.add(self._runtime.clock.now(), kind, message, "config", **data)
+        except StoreError as exc:
+            log.error("event.not_saved", kind=kind, reason=str(exc))

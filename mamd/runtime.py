@@ -1,0 +1,129 @@
+"""The one holder of live state: configuration, database, scheduler, health, counters.
+
+The web app reaches it through one `AppKey`; a reload swaps `runtime.config` whole and
+nothing else is ever reassigned after start-up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mamd.clock import Clock, iso
+from mamd.config import Config, ConfigError, iter_secrets
+from mamd.health import Health
+from mamd.logs import Redactor
+from mamd.schedule import JobFn, JobState, Scheduler
+from mamd.store import Events, Inbox, JobRuns, Store
+from mamd.systemd import Notifier
+from mamd.tasks import TaskOwner
+
+
+@dataclass
+class ConfigState:
+    path: Path
+    generation: int = 1
+    loaded_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    pending_restart: list[str] = field(default_factory=list)
+
+    def rejected(self, error: ConfigError, at: float) -> None:
+        self.last_error, self.last_error_at = error.summary(), at
+        self.problems = [p.as_dict() for p in error.problems]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "generation": self.generation,
+            "loaded_at": iso(self.loaded_at),
+            "last_error": self.last_error,
+            "last_error_at": iso(self.last_error_at),
+            "problems": self.problems,
+            "pending_restart": self.pending_restart,
+        }
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path,
+        *,
+        clock: Clock,
+        redactor: Redactor | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.config = config
+        self.config_state = ConfigState(config_path, loaded_at=clock.now())
+        self.clock = clock
+        self.redactor = redactor or Redactor()
+        self.redactor.update(iter_secrets(config))
+        self.notifier = notifier or Notifier({})
+        self.store = Store(config.state.database)
+        self.events = Events(self.store)
+        self.inbox = Inbox(self.store)
+        self.job_runs = JobRuns(self.store)
+        self.health = Health(clock)
+        self.tasks = TaskOwner()
+        self.started_at = clock.now()
+        self.stopping = False
+        self.counters: Counter[str] = Counter()
+        self.scheduler = Scheduler(
+            {},
+            self.job_runs,
+            self.events,
+            clock,
+            self.job_intervals,
+            self.tasks,
+            redact=self.redactor.text,
+            may_run=lambda: self.store.problem is None and not self.stopping,
+            on_change=self.publish_status,
+        )
+
+    def use_jobs(self, jobs: Mapping[str, JobFn]) -> None:
+        """Register the jobs this build of mamd has (called once, before the scheduler starts)."""
+        for name, job in jobs.items():
+            self.scheduler.jobs[name] = job
+            self.scheduler.states.setdefault(name, JobState(name))
+
+    def job_intervals(self) -> dict[str, float]:
+        schedule = self.config.schedule
+        return {
+            name: getattr(schedule, name).seconds for name in self.scheduler.jobs if hasattr(schedule, name)
+        }
+
+    @property
+    def ready(self) -> bool:
+        return self.store.problem is None and not self.stopping and self.health.ready
+
+    def readiness_problems(self) -> list[dict[str, Any]]:
+        problems = [p.as_dict() for p in self.health.problems()]
+        if self.store.problem is not None:
+            problems.insert(0, {"id": "database", "severity": "error", "summary": self.store.problem})
+        if self.stopping:
+            problems.insert(0, {"id": "stopping", "severity": "error", "summary": "mamd is shutting down"})
+        return problems
+
+    def status_line(self) -> str:
+        """The one-line summary systemd shows as STATUS=."""
+        parts = [f"config generation {self.config_state.generation}"]
+        running = self.scheduler.running()
+        parts.append(f"running {', '.join(running)}" if running else "idle")
+        if self.store.problem is not None:
+            parts.append("database unavailable")
+        if self.config_state.last_error:
+            parts.append("last config edit rejected")
+        problems = len(self.health.problems())
+        if problems:
+            parts.append(f"{problems} problem{'s' if problems > 1 else ''}")
+        if self.config.dry_run:
+            parts.append("dry run")
+        return "; ".join(parts)
+
+    def publish_status(self) -> None:
+        self.notifier.status(self.status_line())

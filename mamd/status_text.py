@@ -1,0 +1,73 @@
+"""`/status` as text a person reads in a terminal (`mamd status`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def render_status(status: dict[str, Any]) -> str:
+    lines: list[str] = []
+    ready = "ready" if status.get("ready") else "NOT READY"
+    dry = ", DRY RUN" if status.get("dry_run") else ""
+    lines.append(
+        f"mamd {status.get('version')} — up {_duration(status.get('uptime_s', 0))} "
+        f"(since {status.get('started_at')}), {ready}{dry}"
+    )
+    config = status.get("config", {})
+    lines.append(
+        f"config    {config.get('path')} — generation {config.get('generation')}, "
+        f"loaded {config.get('loaded_at')}"
+    )
+    if config.get("last_error"):
+        lines.append(f"          last edit REJECTED at {config.get('last_error_at')}:")
+        lines.extend(
+            f"            {p['file']}:{p['line']}: {p['key']}: {p['message']}"
+            for p in config.get("problems", [])
+        )
+    if config.get("pending_restart"):
+        lines.append(f"          waiting for a restart: {', '.join(config['pending_restart'])}")
+    jobs = status.get("jobs", {})
+    if jobs:
+        lines.append("jobs")
+        width = max(len(name) for name in jobs)
+        for name, job in sorted(jobs.items()):
+            state = "running" if job.get("running") else (job.get("last_result") or "never run")
+            when = job.get("next_due_at") or "off"
+            line = f"  {name:<{width}}  {state:<11} last {job.get('last_finished_at') or '—'}  next {when}"
+            if job.get("last_error") and not job.get("running"):
+                line += f"\n  {'':<{width}}  error: {job['last_error']}"
+            lines.append(line)
+    services = status.get("services", {})
+    if services:
+        lines.append("services")
+        for name, service in sorted(services.items()):
+            error = f" — {service['last_error']}" if service.get("last_error") else ""
+            lines.append(f"  {name:<14} {service['state']} since {service['since']}{error}")
+    inbox = status.get("inbox")
+    lines.append(
+        f"inbox     {inbox['pending']} completion(s) waiting"
+        if inbox
+        else "inbox     unknown (database unavailable)"
+    )
+    problems = status.get("problems", [])
+    lines.append("problems  " + ("none" if not problems else ""))
+    lines.extend(f"  [{p['severity']}] {p['id']}: {p['summary']}" for p in problems)
+    recent = status.get("recent", [])
+    if recent:
+        lines.append("recent")
+        lines.extend(f"  {e['at']}  {e['kind']:<18} {e['message']}" for e in recent)
+    return "\n".join(lines)

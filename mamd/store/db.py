@@ -1,0 +1,253 @@
+"""The SQLite state database: one writer under a lock, one reader, numbered migrations.
+
+Writes go through `transaction()`: `BEGIN IMMEDIATE` … `COMMIT` on the writer connection,
+serialised by an asyncio lock so coroutines never share a transaction. With WAL and
+`synchronous=FULL`, a committed write survives a crash or `kill -9`. Reads use a second
+connection and see the last committed state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from mamd.logs import get_logger
+from mamd.store.migrations import MIGRATIONS, Migration
+
+log = get_logger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class StoreError(Exception):
+    """The database refused an operation."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be written now (locked, read-only, full, missing); see the message."""
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self.problem: str | None = "database not opened yet"
+
+    # -- life -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open (creating the file and its folder when missing) and migrate to the current schema."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+            writer = await aiosqlite.connect(self.path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise self._unavailable(exc, "open") from exc
+        try:
+            await _configure(writer, synchronous="FULL")
+            await self._migrate(writer)
+            reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await _configure(reader, synchronous="NORMAL")
+            await reader.execute("PRAGMA query_only = ON")
+        except (OSError, sqlite3.Error) as exc:
+            await writer.close()
+            raise self._unavailable(exc, "open") from exc
+        except BaseException:
+            await writer.close()
+            raise
+        writer.row_factory = reader.row_factory = aiosqlite.Row
+        self._writer, self._reader = writer, reader
+        self._set_problem(None)
+
+    async def close(self) -> None:
+        for connection in (self._reader, self._writer):
+            if connection is not None:
+                await connection.close()
+        self._reader = self._writer = None
+        if self.problem is None:
+            self.problem = "database closed"
+
+    def fail(self, problem: str) -> None:
+        """Record why the database cannot be used (logged when the reason changes)."""
+        self._set_problem(problem)
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None
+
+    # -- access ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; it commits when the block ends and rolls back on any error."""
+        async with self._lock:
+            writer = self._require(self._writer)
+            try:
+                await writer.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._unavailable(exc, "write") from exc
+            try:
+                yield writer
+                await writer.execute("COMMIT")
+            except BaseException as exc:
+                # the transaction may already be gone: SQLite rolls back by itself on some errors
+                with contextlib.suppress(sqlite3.Error):
+                    await writer.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._unavailable(exc, "write") from exc
+                raise
+        self._set_problem(None)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        reader = self._require(self._reader)
+        try:
+            async with reader.execute(sql, tuple(params)) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as exc:
+            raise StoreError(f"database read failed: {exc}") from exc
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def probe(self) -> bool:
+        """Try a write that is rolled back: finds a locked, read-only or vanished database."""
+        if not self.is_open:
+            return False
+        try:
+            async with self.transaction() as db:
+                await db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value, updated_at) VALUES ('probe', '1', 0)"
+                )
+                raise _Rollback
+        except _Rollback:
+            pass
+        except StoreUnavailable:
+            return False
+        if not self.path.exists():
+            self._set_problem(f"database file {self.path} was removed while mamd runs; restart mamd")
+            return False
+        self._set_problem(None)
+        return True
+
+    async def backup(self, folder: Path, keep: int, now: float) -> Path | None:
+        """Write a consistent copy into `folder` (temporary name, then rename); keep the newest `keep`."""
+        if keep <= 0:
+            return None
+        writer = self._require(self._writer)
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+        final = folder / f"{self.path.stem}-{stamp}.db"
+        partial = folder / f".{final.name}.partial"
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True, mode=0o750)
+        target = await aiosqlite.connect(partial)
+        try:
+            await writer.backup(target)
+        finally:
+            await target.close()
+        await asyncio.to_thread(_finish_backup, partial, final, f"{self.path.stem}-*.db", keep)
+        return final
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _require(self, connection: aiosqlite.Connection | None) -> aiosqlite.Connection:
+        if connection is None:
+            raise StoreUnavailable(self.problem or "database is not open")
+        return connection
+
+    def _unavailable(self, exc: BaseException, action: str) -> StoreUnavailable:
+        message = _explain(exc, self.path, action)
+        self._set_problem(message)
+        return StoreUnavailable(message)
+
+    def _set_problem(self, problem: str | None) -> None:
+        if problem != self.problem:
+            if problem is None:
+                log.info("db.available", path=str(self.path))
+            else:
+                log.error("db.unavailable", path=str(self.path), problem=problem)
+        self.problem = problem
+
+    async def _migrate(self, db: aiosqlite.Connection) -> None:
+        async with db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        latest = MIGRATIONS[-1].version
+        if current > latest:
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this mamd understands ({latest}); "
+                "upgrade mamd or restore a backup"
+            )
+        pending = [m for m in MIGRATIONS if m.version > current]
+        if not pending:
+            return
+        if current > 0:
+            copy = self.path.parent / "backups" / f"{self.path.stem}-before-v{pending[0].version}.db"
+            copy.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+            target = await aiosqlite.connect(copy)
+            try:
+                await db.backup(target)
+            finally:
+                await target.close()
+        for migration in pending:
+            await _apply(db, migration)
+            log.info("db.migrated", path=str(self.path), version=migration.version, what=migration.summary)
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def _configure(db: aiosqlite.Connection, synchronous: str) -> None:
+    await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    async with db.execute("PRAGMA journal_mode = WAL") as cursor:
+        row = await cursor.fetchone()
+    if row is None or str(row[0]).lower() != "wal":
+        raise StoreError(f"SQLite refused WAL mode (got {row[0] if row else None})")
+    await db.execute("PRAGMA foreign_keys = ON")
+    await db.execute(f"PRAGMA synchronous = {synchronous}")
+
+
+async def _apply(db: aiosqlite.Connection, migration: Migration) -> None:
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in migration.statements():
+            await db.execute(statement)
+        await db.execute(f"PRAGMA user_version = {migration.version}")
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+
+
+def _explain(exc: BaseException, path: Path, action: str) -> str:
+    text = str(exc)
+    lowered = text.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"cannot write {path}: the file or its folder is read-only for uid {os.getuid()}"
+    if "locked" in lowered or "busy" in lowered:
+        return f"cannot {action} {path}: the database is locked by another process"
+    if "unable to open" in lowered or isinstance(exc, FileNotFoundError | PermissionError):
+        return f"cannot open {path}: {text} (check the folder exists and is writable)"
+    if "full" in lowered:
+        return f"cannot write {path}: the disk is full"
+    return f"cannot {action} {path}: {text}"
+
+
+def _finish_backup(partial: Path, final: Path, pattern: str, keep: int) -> None:
+    """Make the copy durable, give it its final name, and drop all but the newest `keep`."""
+    with partial.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    partial.replace(final)
+    backups = sorted(final.parent.glob(pattern))
+    for old in backups[:-keep]:
+        old.unlink(missing_ok=True)

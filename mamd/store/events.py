@@ -1,0 +1,75 @@
+"""The audit log: grabs, imports, guard transitions, spends, reloads, failures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mamd.clock import iso
+from mamd.store.db import Store
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: float
+    kind: str
+    subject: str | None
+    message: str
+    data: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": iso(self.at),
+            "kind": self.kind,
+            "subject": self.subject,
+            "message": self.message,
+            "data": self.data,
+        }
+
+
+class Events:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def add(self, at: float, kind: str, message: str, subject: str | None = None, **data: Any) -> int:
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)",
+                (at, kind, subject, message, json.dumps(data, default=str)),
+            )
+            return int(cursor.lastrowid or 0)
+
+    async def read(
+        self, *, after_id: int | None = None, since: float | None = None, limit: int = 100
+    ) -> list[Event]:
+        """Events in order of id, after `after_id` or from time `since` on."""
+        clauses: list[str] = []
+        params: list[float] = []
+        if after_id is not None:
+            clauses.append("id > ?")
+            params.append(after_id)
+        if since is not None:
+            clauses.append("at >= ?")
+            params.append(since)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = await self._store.fetchall(
+            f"SELECT * FROM events {where} ORDER BY id LIMIT ?",
+            (*params, limit),
+        )
+        return [_event(row) for row in rows]
+
+    async def recent(self, limit: int) -> list[Event]:
+        rows = await self._store.fetchall("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))
+        return [_event(row) for row in rows]
+
+    async def prune(self, before: float) -> int:
+        async with self._store.transaction() as db:
+            cursor = await db.execute("DELETE FROM events WHERE at < ?", (before,))
+            return cursor.rowcount
+
+
+def _event(row: Any) -> Event:
+    return Event(row["id"], row["at"], row["kind"], row["subject"], row["message"], json.loads(row["data"]))

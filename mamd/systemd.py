@@ -1,0 +1,53 @@
+"""Talking to systemd: readiness, reloads, shutdown, a status line and the watchdog.
+
+Every call is a silent no-op when the service manager gave no `NOTIFY_SOCKET`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+
+import sdnotify
+
+
+class Notifier:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        environ = os.environ if env is None else env
+        self.enabled = bool(environ.get("NOTIFY_SOCKET"))
+        # sdnotify reads NOTIFY_SOCKET itself; only build it when there is a socket to talk to
+        self._notifier = sdnotify.SystemdNotifier() if self.enabled else None
+        self.watchdog_interval = _watchdog_interval(environ)
+
+    def send(self, *lines: str) -> None:
+        if self._notifier is not None:
+            self._notifier.notify("\n".join(lines))
+
+    def ready(self, status: str | None = None) -> None:
+        self.send("READY=1", *([f"STATUS={status}"] if status else []))
+
+    def reloading(self) -> None:
+        # systemd 253+ requires MONOTONIC_USEC with RELOADING=1 for Type=notify-reload
+        self.send("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
+
+    def stopping(self) -> None:
+        self.send("STOPPING=1")
+
+    def status(self, text: str) -> None:
+        self.send(f"STATUS={text}")
+
+    def watchdog(self) -> None:
+        self.send("WATCHDOG=1")
+
+
+def _watchdog_interval(env: Mapping[str, str]) -> float | None:
+    """Half of `WATCHDOG_USEC`, when the watchdog is meant for this process (sd_watchdog_enabled(3))."""
+    try:
+        usec = int(env.get("WATCHDOG_USEC", ""))
+    except ValueError:
+        return None
+    pid = env.get("WATCHDOG_PID")
+    if usec <= 0 or (pid and pid != str(os.getpid())):
+        return None
+    return usec / 1_000_000 / 2

@@ -1,0 +1,27 @@
+"""mamd's HTTP surface as an aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mamd.runtime import Runtime
+from mamd.web import api, health, hooks, status
+from mamd.web.keys import RUNTIME
+from mamd.web.middleware import authenticate, error_envelope, request_context
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES, middlewares=[request_context, error_envelope, authenticate]
+    )
+    app[RUNTIME] = runtime
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/status", status.status)
+    app.router.add_get("/metrics", status.metrics)
+    app.router.add_post("/hooks/qbittorrent", hooks.qbittorrent_hook)
+    app.router.add_post("/api/v1/jobs/{name}", api.run_job)
+    app.router.add_get("/api/v1/events", api.events)
+    return app

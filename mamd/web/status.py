@@ -1,0 +1,128 @@
+"""`/status` (JSON for curl) and `/metrics` (Prometheus text)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from mamd import __version__
+from mamd.clock import iso
+from mamd.runtime import Runtime
+from mamd.store import StoreError
+from mamd.web.keys import runtime_of
+from mamd.web.middleware import auth
+
+RECENT_EVENTS = 10
+
+
+async def status_document(runtime: Runtime) -> dict[str, Any]:
+    now = runtime.clock.now()
+    document: dict[str, Any] = {
+        "version": __version__,
+        "started_at": iso(runtime.started_at),
+        "uptime_s": round(now - runtime.started_at, 1),
+        "dry_run": runtime.config.dry_run,
+        "ready": runtime.ready,
+        "config": runtime.config_state.as_dict(),
+        "jobs": runtime.scheduler.snapshot(),
+        "services": {name: s.as_dict() for name, s in sorted(runtime.health.services.items())},
+        "database": {"path": str(runtime.store.path), "problem": runtime.store.problem},
+        "problems": runtime.readiness_problems(),
+        "inbox": None,
+        "recent": [],
+    }
+    try:
+        document["inbox"] = {"pending": await runtime.inbox.pending_count()}
+        document["recent"] = [e.as_dict() for e in await runtime.events.recent(RECENT_EVENTS)]
+    except StoreError as exc:
+        document["database"]["problem"] = document["database"]["problem"] or str(exc)
+    return document
+
+
+@auth("status")
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(await status_document(runtime_of(request)))
+
+
+@auth("status")
+async def metrics(request: web.Request) -> web.Response:
+    runtime = runtime_of(request)
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            lines.append(f"{name}{{{rendered}}} {value:g}" if rendered else f"{name} {value:g}")
+
+    now = runtime.clock.now()
+    jobs = runtime.scheduler.states
+    metric("mamd_info", "gauge", "mamd version.", [({"version": __version__}, 1)])
+    metric("mamd_uptime_seconds", "gauge", "Seconds since mamd started.", [({}, now - runtime.started_at)])
+    metric("mamd_ready", "gauge", "1 when /readyz answers 200.", [({}, float(runtime.ready))])
+    metric(
+        "mamd_config_generation",
+        "gauge",
+        "Successful configuration loads.",
+        [({}, runtime.config_state.generation)],
+    )
+    metric(
+        "mamd_config_last_reload_ok",
+        "gauge",
+        "0 while the last edit of the file was rejected.",
+        [({}, float(runtime.config_state.last_error is None))],
+    )
+    metric(
+        "mamd_job_running",
+        "gauge",
+        "1 while a job runs.",
+        [({"job": n}, float(s.running)) for n, s in jobs.items()],
+    )
+    metric(
+        "mamd_job_runs_total",
+        "counter",
+        "Job runs since start, by result.",
+        [
+            ({"job": job, "result": result}, n)
+            for (job, result), n in sorted(runtime.scheduler.counts.items())
+        ],
+    )
+    metric(
+        "mamd_job_last_finished_timestamp_seconds",
+        "gauge",
+        "When each job last finished.",
+        [({"job": n}, s.last_finished_at) for n, s in jobs.items() if s.last_finished_at],
+    )
+    hooks = [(k.removeprefix("hooks_"), v) for k, v in runtime.counters.items() if k.startswith("hooks_")]
+    metric(
+        "mamd_hooks_total",
+        "counter",
+        "Completion hooks received since start, by outcome.",
+        [({"outcome": k}, v) for k, v in sorted(hooks)],
+    )
+    http = [(k.removeprefix("http_"), v) for k, v in runtime.counters.items() if k.startswith("http_")]
+    metric(
+        "mamd_http_responses_total",
+        "counter",
+        "HTTP responses by status.",
+        [({"code": k}, v) for k, v in sorted(http)],
+    )
+    metric(
+        "mamd_service_up",
+        "gauge",
+        "1 while an upstream service answers normally.",
+        [({"service": n}, float(s.state == "ok")) for n, s in sorted(runtime.health.services.items())],
+    )
+    try:
+        pending = await runtime.inbox.pending_count()
+        metric("mamd_hook_inbox_pending", "gauge", "Completions waiting to be processed.", [({}, pending)])
+    except StoreError:
+        pass  # mamd_ready already says the database is unavailable
+    body = "\n".join(lines) + "\n"
+    return web.Response(text=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
