@@ -1,6 +1,7 @@
 """Hot reload: a file save, `SIGHUP` or `systemctl reload` re-reads the YAML and swaps it whole.
 
 The file's folder is watched, not the file: editors and `mv` replace the inode on save.
+inotify is used where it exists (it costs nothing while idle), watchfiles elsewhere.
 Requests that arrive while a reload runs collapse into one more reload, so a storm of
 signals costs at most two. An invalid file changes nothing but `config.last_error`.
 """
@@ -14,14 +15,15 @@ from pathlib import Path
 import watchfiles
 
 from mamd.config import Config, ConfigError, diff, iter_secrets, keep_restart_keys, load_config
+from mamd.inotify import FolderWatch
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
 from mamd.store import StoreError
 
 log = get_logger(__name__)
 
-WATCH_DEBOUNCE_MS = 400  # longest a burst of file events is gathered
-WATCH_STEP_MS = 30  # quiet time that ends a burst
+QUIET_S = 0.03  # a burst of file events ends after this much quiet …
+LONGEST_S = 0.4  # … or after this long, whichever comes first
 
 
 class Reloader:
@@ -43,20 +45,42 @@ class Reloader:
             reasons, self._reasons = sorted(self._reasons), set()
             await self.reload(",".join(reasons))
 
-    async def watch(self) -> None:
+    async def watch(self, prefer_inotify: bool = True) -> None:
         """Request a reload whenever the configuration file (or the file its link points to) changes."""
         path = self._runtime.config_state.path
         names = {path.name, path.resolve().name}
-        folders = sorted({str(path.parent), str(path.resolve().parent)})
+        folders = sorted({path.parent, path.resolve().parent})
+        if prefer_inotify:
+            try:
+                watch = FolderWatch(folders, names)
+            except OSError as exc:
+                log.info("config.watch_fallback", reason=str(exc), using="watchfiles")
+            else:
+                try:
+                    await self._watch_inotify(watch, names)
+                finally:
+                    watch.close()
+                return
+        await self._watch_polling(folders, names)
 
+    async def _watch_inotify(self, watch: FolderWatch, names: set[str]) -> None:
+        watch.start()
+        log.debug("config.watching", folders=watch.watching, using="inotify")
+        while True:
+            changed = await watch.changes(QUIET_S, LONGEST_S)
+            if "" in changed or changed & names:
+                self.request("file")
+
+    async def _watch_polling(self, folders: list[Path], names: set[str]) -> None:
         def relevant(change: watchfiles.Change, changed: str) -> bool:
             return Path(changed).name in names
 
+        log.debug("config.watching", folders=[str(f) for f in folders], using="watchfiles")
         async for _ in watchfiles.awatch(
             *folders,
             watch_filter=relevant,
-            debounce=WATCH_DEBOUNCE_MS,
-            step=WATCH_STEP_MS,
+            debounce=int(LONGEST_S * 1000),
+            step=int(QUIET_S * 1000),
             recursive=False,
             stop_event=self.stop_event,
         ):
