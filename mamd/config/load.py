@@ -17,6 +17,8 @@ from dataclasses import MISSING, Field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+import yaml
+
 from mamd.config.model import Config, RatioConfig, yaml_key
 from mamd.config.problems import ConfigError, Problem
 from mamd.config.source import KeyPath, Source, dotted, read_source
@@ -149,8 +151,11 @@ class _Builder:
             return self.build_secret(f, raw, path, key, required=required and not optional)
         sub = (*path, key)
         if key not in raw:
+            if is_dataclass(inner) and inner not in (Duration, Size, Bitrate):
+                # an absent section is an empty one: what it requires is then named precisely
+                return self.build_dataclass(typing.cast(type, inner), {}, sub) if required else MISSING
             if required:
-                return self.problem(path, f"missing required key `{key}`")
+                return self.problem(sub, f"missing required key `{key}`")
             return MISSING
         value = raw[key]
         if value is None and optional:
@@ -166,7 +171,7 @@ class _Builder:
             return self.problem((*path, key), f"give either `{key}` or `{file_key}`, not both")
         if not has_inline and not has_file:
             if required:
-                return self.problem(path, f"missing required secret `{key}` (or `{file_key}` naming a file)")
+                return self.problem((*path, key), f"missing required secret (or `{file_key}` naming a file)")
             return None
         if has_inline:
             sub = (*path, key)
@@ -217,6 +222,11 @@ class _Builder:
         origin = get_origin(hint)
         if value is None and not is_dataclass(hint) and origin is not tuple:
             return self.problem(path, "has no value")
+        if hint in (bool, int, float) and isinstance(value, str) and "${" in value:
+            substituted = self.substitute(value, path)
+            if substituted is INVALID:
+                return INVALID
+            value = _scalar(substituted)
         if hint in (Duration, Size, Bitrate):
             return self.convert_unit(hint, value, path, meta)
         if is_dataclass(hint):
@@ -238,10 +248,13 @@ class _Builder:
                 return self.problem(path, f"expected a number, got {value!r}")
             return self.bounded(float(value), float(value), path, meta)
         if hint is str:
+            free = bool(meta.get("free_text"))
+            if not free and not isinstance(value, str):
+                return self.problem(path, f"expected text, got {_kind(value)} (put it in quotes)")
             text = self.text(value, path)
             if text is INVALID:
                 return INVALID
-            if is_placeholder(text):
+            if not free and is_placeholder(text):
                 return self.problem(path, "still holds the example's placeholder; put the real value here")
             min_length = meta.get("min_length")
             if min_length and len(text) < min_length:
@@ -270,7 +283,7 @@ class _Builder:
         min_items = meta.get("min_items")
         if min_items and len(value) < min_items:
             return self.problem(path, f"needs at least {min_items} item{'s' if min_items > 1 else ''}")
-        item_meta = {"check": meta.get("check")}
+        item_meta = {"check": meta.get("check"), "free_text": meta.get("free_text")}
         items = [
             self.convert(item, element, (*path, index), item_meta) for index, element in enumerate(value)
         ]
@@ -283,8 +296,8 @@ class _Builder:
         return tuple(items)
 
     def convert_choice(self, choices: tuple[Any, ...], value: Any, path: KeyPath) -> Any:
-        if isinstance(value, str) and value.strip().lower() in choices:
-            return value.strip().lower()
+        if isinstance(value, str) and value in choices:
+            return value
         options = ", ".join(str(c) for c in choices)
         hint = self._suggest(str(value), [str(c) for c in choices], None)
         return self.problem(path, f"must be one of {options}; got {value!r}{hint}")
@@ -343,9 +356,10 @@ class _Builder:
         return result
 
     def _suggest(self, key: str, siblings: list[str], path: KeyPath | None) -> str:
-        close = difflib.get_close_matches(key, siblings, n=1, cutoff=0.6)
+        by_lower = {s.lower(): s for s in siblings}
+        close = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.6)
         if close:
-            return f"; did you mean `{close[0]}`?"
+            return f"; did you mean `{by_lower[close[0]]}`?"
         if path is None:
             return ""
         elsewhere = [p for p in _all_key_paths(Config) if p.rsplit(".", 1)[-1] == key]
@@ -367,7 +381,8 @@ class _Builder:
         qbittorrent, audiobookshelf = self.sections.get("qbittorrent"), self.sections.get("audiobookshelf")
         if qbittorrent is None or audiobookshelf is None:
             return
-        save, library = Path(qbittorrent.save_path), Path(audiobookshelf.path)
+        save = Path(os.path.normpath(qbittorrent.save_path))
+        library = Path(os.path.normpath(audiobookshelf.path))
         if save == library or library in save.parents:
             self.problem(
                 ("qbittorrent", "save_path"),
@@ -378,6 +393,15 @@ class _Builder:
                 ("audiobookshelf", "path"),
                 "must not be inside qbittorrent.save_path: keep seeding data and the library apart",
             )
+
+
+def _scalar(text: str) -> Any:
+    """Text from an environment variable read the way YAML reads a plain value (`8787`, `true`)."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, bool | int | float) else text
 
 
 def _kind(value: object) -> str:
@@ -402,7 +426,9 @@ def _all_key_paths(cls: type, prefix: str = "") -> list[str]:
 def _resolve_database(config: Config, config_path: Path) -> Config:
     """A relative `state.database` is relative to the configuration file's folder."""
     database = Path(config.state.database).expanduser()
-    if database.is_absolute():
+    if not database.is_absolute():
+        database = (config_path.parent / database).resolve()
+    if str(database) == config.state.database:
         return config
-    state = dataclasses.replace(config.state, database=str((config_path.parent / database).resolve()))
+    state = dataclasses.replace(config.state, database=str(database))
     return dataclasses.replace(config, state=state)

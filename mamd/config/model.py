@@ -25,12 +25,15 @@ def meta(
     min_length: int | None = None,
     zero_disables: bool = False,
     check: Callable[[Any], str | None] | None = None,
+    free_text: bool = False,
 ) -> dict[str, Any]:
     """Field metadata understood by the loader and the schema generator.
 
     `minimum`/`maximum` bound numbers, and durations in seconds; with `zero_disables`, 0 is
     also allowed and means "off". `min_length` bounds strings and secrets. `check` is a
     function from `mamd.config.checks` applied to the parsed value (to each item of a list).
+    `free_text` marks names and titles: any text is fine there (a book may be called
+    "Secret" or "1984"), so numbers are taken as text and no placeholder check applies.
     """
     return {
         "doc": doc,
@@ -41,6 +44,7 @@ def meta(
         "min_length": min_length,
         "zero_disables": zero_disables,
         "check": check,
+        "free_text": free_text,
     }
 
 
@@ -180,17 +184,25 @@ class ScheduleConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class FollowConfig:
-    authors: tuple[str, ...] = field(default=(), metadata=meta("authors whose new books are wanted"))
-    series: tuple[str, ...] = field(default=(), metadata=meta("series whose new books are wanted"))
-    narrators: tuple[str, ...] = field(default=(), metadata=meta("narrators whose new books are wanted"))
+    authors: tuple[str, ...] = field(
+        default=(), metadata=meta("authors whose new books are wanted", free_text=True)
+    )
+    series: tuple[str, ...] = field(
+        default=(), metadata=meta("series whose new books are wanted", free_text=True)
+    )
+    narrators: tuple[str, ...] = field(
+        default=(), metadata=meta("narrators whose new books are wanted", free_text=True)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class ManualWant:
-    title: str = field(metadata=meta("book title", check=checks.not_blank))
-    author: str = field(metadata=meta("author", check=checks.not_blank))
-    series: str | None = field(default=None, metadata=meta("series name"))
-    position: str | None = field(default=None, metadata=meta("position in the series, like 3 or 2.5"))
+    title: str = field(metadata=meta("book title", check=checks.not_blank, free_text=True))
+    author: str = field(metadata=meta("author", check=checks.not_blank, free_text=True))
+    series: str | None = field(default=None, metadata=meta("series name", free_text=True))
+    position: str | None = field(
+        default=None, metadata=meta("position in the series, like 3 or 2.5", free_text=True)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,7 +211,9 @@ class WantedConfig:
     include_novellas: bool = field(default=False, metadata=meta("also want fractional positions such as 2.5"))
     follow: FollowConfig = field(default_factory=FollowConfig, metadata=meta("followed names"))
     manual: tuple[ManualWant, ...] = field(default=(), metadata=meta("books wanted by hand"))
-    ignore: tuple[str, ...] = field(default=(), metadata=meta("titles or authors never to want"))
+    ignore: tuple[str, ...] = field(
+        default=(), metadata=meta("titles or authors never to want", free_text=True)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,7 +243,9 @@ class RulesConfig:
         default="prefer", metadata=meta("any, prefer (freeleech first) or only (freeleech only)")
     )
     wedges: WedgeRules = field(default_factory=WedgeRules, metadata=meta("freeleech wedge policy"))
-    prefer_narrators: tuple[str, ...] = field(default=(), metadata=meta("narrators preferred when choosing"))
+    prefer_narrators: tuple[str, ...] = field(
+        default=(), metadata=meta("narrators preferred when choosing", free_text=True)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -65,7 +65,7 @@ def _object(cls: type) -> dict[str, Any]:
 def _type(hint: Any, meta: typing.Mapping[str, Any]) -> dict[str, Any]:
     origin = get_origin(hint)
     if hint is Duration:
-        return {"type": ["string", "integer"], "pattern": DURATION_PATTERN}
+        return {"anyOf": [{"type": "string", "pattern": DURATION_PATTERN}, {"const": 0}]}
     if hint is Size:
         return {"type": ["string", "integer"], "pattern": SIZE_PATTERN}
     if hint is Bitrate:
@@ -73,7 +73,8 @@ def _type(hint: Any, meta: typing.Mapping[str, Any]) -> dict[str, Any]:
     if is_dataclass(hint):
         return _object(typing.cast(type, hint))
     if origin is tuple:
-        out: dict[str, Any] = {"type": "array", "items": _type(get_args(hint)[0], {})}
+        item = _type(get_args(hint)[0], {"free_text": meta.get("free_text")})
+        out: dict[str, Any] = {"type": "array", "items": item}
         if meta.get("min_items"):
             out["minItems"] = meta["min_items"]
         return out
@@ -89,7 +90,7 @@ def _type(hint: Any, meta: typing.Mapping[str, Any]) -> dict[str, Any]:
             out["maximum"] = meta["maximum"]
         return out
     if hint is str:
-        out = {"type": "string"}
+        out = {"type": ["string", "number"]} if meta.get("free_text") else {"type": "string"}
         if meta.get("min_length"):
             out["minLength"] = meta["min_length"]
         return out

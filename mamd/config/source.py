@@ -64,10 +64,7 @@ def parse_text(text: str, file: str) -> tuple[Source | None, list[Problem]]:
         _walk(node, (), lines, problems, file)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        what = " ".join(part for part in (exc.context, exc.problem) if part)
-        return None, [Problem(file, line, "", f"YAML syntax error: {what}")]
+        return None, [_syntax_problem(exc, file)]
     except yaml.YAMLError as exc:
         return None, [Problem(file, None, "", f"YAML error: {exc}")]
     finally:
@@ -75,6 +72,20 @@ def parse_text(text: str, file: str) -> tuple[Source | None, list[Problem]]:
     if problems:
         return None, problems
     return Source(file, data, lines), []
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
+    """Point at the line to fix: where the problem is, or where an unfinished construct began."""
+    problem = exc.problem_mark.line + 1 if exc.problem_mark else None
+    context = exc.context_mark.line + 1 if exc.context_mark else None
+    line = problem
+    if context is not None and (problem is None or "end of stream" in (exc.problem or "")):
+        line = context  # an unclosed quote or bracket is reported at the end of the file
+    parts = [
+        f"{exc.context} (line {context})" if exc.context and context else exc.context,
+        f"{exc.problem} (line {problem})" if exc.problem and problem and problem != line else exc.problem,
+    ]
+    return Problem(file, line, "", "YAML syntax error: " + ", ".join(p for p in parts if p))
 
 
 def _walk(

@@ -85,7 +85,8 @@ class Size:
         raise UnitError(f"expected a size like 500MiB or 2GiB, got {value!r}")
 
     def __str__(self) -> str:
-        for unit in ("TiB", "GiB", "MiB", "KiB"):
+        # the largest unit that divides exactly, so `20GB` prints back as `20GB`, not as KiB
+        for unit in ("TiB", "TB", "GiB", "GB", "MiB", "MB", "KiB", "kB"):
             size = _SIZE_UNITS[unit.lower()]
             if self.bytes >= size and self.bytes % size == 0:
                 return f"{self.bytes // size}{unit}"
@@ -112,7 +113,9 @@ class Bitrate:
         raise UnitError(f"expected a bitrate like 64k, got {value!r}")
 
     def __str__(self) -> str:
-        return f"{self.bps // 1000}k" if self.bps % 1000 == 0 else f"{self.bps / 1000:g}k"
+        if self.bps % 1000 == 0:
+            return f"{self.bps // 1000}k"
+        return f"{self.bps // 1000}.{self.bps % 1000:03d}".rstrip("0") + "k"  # exact: parses back the same
 
 
 class Secret:
