@@ -12,6 +12,7 @@ import functools
 import signal
 import sys
 import time
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TextIO
@@ -25,6 +26,7 @@ from mamd.jobs import build_jobs
 from mamd.logs import Redactor, configure_logging, get_logger
 from mamd.reload import Reloader
 from mamd.runtime import Runtime
+from mamd.schedule import JobFn
 from mamd.store import StoreError
 from mamd.systemd import Notifier
 from mamd.web import create_app
@@ -49,8 +51,10 @@ class Daemon:
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         stream: TextIO | None = None,
+        jobs: Callable[[Runtime], Mapping[str, JobFn]] = build_jobs,
     ) -> None:
         self.config_path = config_path
+        self.jobs = jobs
         self.clock = clock or SystemClock()
         self.notifier = notifier or Notifier()
         self.stream = stream
@@ -73,6 +77,7 @@ class Daemon:
             config, self.config_path, clock=self.clock, redactor=redactor, notifier=self.notifier
         )
         async with AsyncExitStack() as stack:
+            stack.callback(self.notifier.close)
             try:
                 await self.startup(runtime, stack)
             except StartupError as exc:
@@ -102,7 +107,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reloader.request, "signal")
         stack.callback(_remove_signal_handlers, loop)
 
-        runtime.use_jobs(build_jobs(runtime))
+        runtime.use_jobs(self.jobs(runtime))
         stack.push_async_callback(runtime.store.close)
         await self._open_store(runtime)
 
@@ -131,7 +136,8 @@ class Daemon:
             runtime.store.fail(str(exc))  # logged once per distinct problem; retried every DB_RETRY_S
             return False
         runtime.scheduler.wake()
-        return True
+        # a read-only file opens fine; only a write shows it
+        return await runtime.store.probe()
 
     # -- 2. running -----------------------------------------------------------------------
 

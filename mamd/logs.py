@@ -62,7 +62,11 @@ class Redactor:
             return {k: "***" if _is_secret_key(k) else self.value(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return type(value)(self.value(v) for v in value)
-        return value
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        # anything else (an exception, a path) becomes its text here, before a renderer
+        # escapes it into a form the final whole-line pass could no longer recognise
+        return self.text(str(value))
 
     def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
         for key, value in list(event.items()):

@@ -63,9 +63,9 @@ class Runtime:
         self.clock = clock
         self.redactor = redactor or Redactor()
         self.redactor.update(iter_secrets(config))
-        self.notifier = notifier or Notifier({})
+        self.notifier = notifier or Notifier(enabled=False)
         self.store = Store(config.state.database)
-        self.events = Events(self.store)
+        self.events = Events(self.store, self.redactor.value)
         self.inbox = Inbox(self.store)
         self.job_runs = JobRuns(self.store)
         self.health = Health(clock)

@@ -62,7 +62,7 @@ def next_due(job: str, interval: float, last: LastRun | None, started_at: float,
         return now + interval
     wait = interval
     if last.result == "error" and last.failures > 0:
-        wait = min(interval, RETRY_BASE_S * 2 ** (last.failures - 1))
+        wait = min(interval, RETRY_BASE_S * 2 ** min(last.failures - 1, 30))
     return last.started_at + wait + jitter(job, last.started_at, interval)
 
 

@@ -1,6 +1,6 @@
 """Talking to systemd: readiness, reloads, shutdown, a status line and the watchdog.
 
-Every call is a silent no-op when the service manager gave no `NOTIFY_SOCKET`.
+Every call is a silent no-op when the service manager gave no usable `NOTIFY_SOCKET`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,17 @@ import sdnotify
 
 
 class Notifier:
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        environ = os.environ if env is None else env
-        self.enabled = bool(environ.get("NOTIFY_SOCKET"))
-        # sdnotify reads NOTIFY_SOCKET itself; only build it when there is a socket to talk to
-        self._notifier = sdnotify.SystemdNotifier() if self.enabled else None
-        self.watchdog_interval = _watchdog_interval(environ)
+    def __init__(self, enabled: bool = True) -> None:
+        address = os.environ.get("NOTIFY_SOCKET", "") if enabled else ""
+        self._notifier: sdnotify.SystemdNotifier | None = None
+        # sdnotify reads NOTIFY_SOCKET itself and keeps a socket it never closes even when
+        # the connect fails; build it only for an address that can work, and close it in `close()`
+        if address.startswith("@") or (address and os.path.exists(address)):
+            notifier = sdnotify.SystemdNotifier()
+            if notifier.socket is not None:
+                self._notifier = notifier
+        self.enabled = self._notifier is not None
+        self.watchdog_interval = _watchdog_interval(os.environ) if self.enabled else None
 
     def send(self, *lines: str) -> None:
         if self._notifier is not None:
@@ -39,6 +44,11 @@ class Notifier:
 
     def watchdog(self) -> None:
         self.send("WATCHDOG=1")
+
+    def close(self) -> None:
+        if self._notifier is not None:
+            self._notifier.socket.close()
+            self._notifier, self.enabled = None, False
 
 
 def _watchdog_interval(env: Mapping[str, str]) -> float | None:

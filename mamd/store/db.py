@@ -94,7 +94,7 @@ class Store:
             writer = self._require(self._writer)
             try:
                 await writer.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+            except sqlite3.OperationalError as exc:
                 raise self._unavailable(exc, "write") from exc
             try:
                 yield writer
@@ -103,8 +103,12 @@ class Store:
                 # the transaction may already be gone: SQLite rolls back by itself on some errors
                 with contextlib.suppress(sqlite3.Error):
                     await writer.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
+                # locked, read-only, full or gone: the database is unavailable. A constraint
+                # violation is a refused write, not an unavailable database.
+                if isinstance(exc, sqlite3.OperationalError):
                     raise self._unavailable(exc, "write") from exc
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"database refused the write: {exc}") from exc
                 raise
         self._set_problem(None)
 
@@ -154,7 +158,8 @@ class Store:
             await writer.backup(target)
         finally:
             await target.close()
-        await asyncio.to_thread(_finish_backup, partial, final, f"{self.path.stem}-*.db", keep)
+        # only the timestamped dailies count; copies made before a migration are kept apart
+        await asyncio.to_thread(_finish_backup, partial, final, f"{self.path.stem}-[0-9]*Z.db", keep)
         return final
 
     # -- internals ------------------------------------------------------------------------
@@ -232,7 +237,11 @@ async def _apply(db: aiosqlite.Connection, migration: Migration) -> None:
 def _explain(exc: BaseException, path: Path, action: str) -> str:
     text = str(exc)
     lowered = text.lower()
-    if "readonly" in lowered or "read-only" in lowered:
+    with contextlib.suppress(OSError):
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return f"cannot write {path}: its folder is on a read-only filesystem"
+    writable = os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+    if "readonly" in lowered or "read-only" in lowered or not writable:
         return f"cannot write {path}: the file or its folder is read-only for uid {os.getuid()}"
     if "locked" in lowered or "busy" in lowered:
         return f"cannot {action} {path}: the database is locked by another process"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,12 @@ class Event:
 
 
 class Events:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, redact: Callable[[Any], Any] = lambda value: value) -> None:
         self._store = store
+        self._redact = redact  # applied to every event before it is written: the log is readable by API
 
     async def add(self, at: float, kind: str, message: str, subject: str | None = None, **data: Any) -> int:
+        message, data = self._redact(message), self._redact(data)
         async with self._store.transaction() as db:
             cursor = await db.execute(
                 "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)",

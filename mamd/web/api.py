@@ -49,6 +49,5 @@ async def events(request: web.Request) -> web.Response:
             fail(400, "`since` needs a time zone, for example a trailing Z for UTC")
         since_at = parsed.timestamp()
     found = await runtime.events.read(after_id=after_id, since=since_at, limit=int(limit_text))
-    return web.json_response(
-        {"events": [e.as_dict() for e in found], "next": found[-1].id if found else after_id}
-    )
+    body = {"events": [e.as_dict() for e in found], "next": found[-1].id if found else after_id}
+    return web.json_response(runtime.redactor.value(body))

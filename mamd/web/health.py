@@ -17,6 +17,5 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
     ready = runtime.ready
-    return web.json_response(
-        {"ready": ready, "problems": runtime.readiness_problems()}, status=200 if ready else 503
-    )
+    body = runtime.redactor.value({"ready": ready, "problems": runtime.readiness_problems()})
+    return web.json_response(body, status=200 if ready else 503)

@@ -91,9 +91,10 @@ def _validate(fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         value = fields.get(key)
         if value is None or value == "":
             continue
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
-        ):
+        whole = (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or (
+            isinstance(value, str) and value.strip().isdigit()
+        )
+        if not whole:
             fail(400, f"`{key}` must be a whole number of at least 0")
         payload[key] = int(value)
     return torrent_hash.lower(), payload

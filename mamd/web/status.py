@@ -42,7 +42,9 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
 
 @auth("status")
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(await status_document(runtime_of(request)))
+    runtime = runtime_of(request)
+    # upstream error texts can quote a URL with a key in it: nothing leaves unredacted
+    return web.json_response(runtime.redactor.value(await status_document(runtime)))
 
 
 @auth("status")
@@ -55,7 +57,8 @@ async def metrics(request: web.Request) -> web.Response:
         lines.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
             rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            lines.append(f"{name}{{{rendered}}} {value:g}" if rendered else f"{name} {value:g}")
+            shown = _number(value)
+            lines.append(f"{name}{{{rendered}}} {shown}" if rendered else f"{name} {shown}")
 
     now = runtime.clock.now()
     jobs = runtime.scheduler.states
@@ -120,8 +123,13 @@ async def metrics(request: web.Request) -> web.Response:
         metric("mamd_hook_inbox_pending", "gauge", "Completions waiting to be processed.", [({}, pending)])
     except StoreError:
         pass  # mamd_ready already says the database is unavailable
-    body = "\n".join(lines) + "\n"
+    body = runtime.redactor.text("\n".join(lines) + "\n")
     return web.Response(text=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def _number(value: float) -> str:
+    """Full precision: a timestamp must not lose its last digits to `%g`."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _escape(value: str) -> str:
