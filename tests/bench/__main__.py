@@ -1,0 +1,43 @@
+"""The benchmark command: `python -m tests.bench [--quick] [--only NAME…] [--json]`.
+
+It prints a table of named figures against their goals, then the same figures as one JSON
+object on the last line. `--quick` shortens the idle and load phases for a fast look; the
+figures reported for an issue come from a full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from tests.bench import daemon
+from tests.bench.figures import Figure
+
+SUITES = {"daemon": daemon.run}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter phases (figures are indicative only)")
+    parser.add_argument("--only", nargs="*", choices=sorted(SUITES), help="run only these suites")
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    args = parser.parse_args()
+    figures: list[Figure] = []
+    started = time.monotonic()
+    for name in args.only or SUITES:
+        print(f"running {name} …", file=sys.stderr, flush=True)
+        figures.extend(SUITES[name](quick=args.quick))
+    if not args.json:
+        width = max(len(f.name) for f in figures)
+        print(f"{'figure':<{width}}  {'value':>10}  {'goal':<10}  ok")
+        for figure in figures:
+            print(f"{figure.name:<{width}}  {figure.shown:>10}  {figure.goal_text:<10}  {figure.verdict}")
+        print(f"({time.monotonic() - started:.0f} s{', quick' if args.quick else ''})")
+    print(json.dumps({f.name: f.value for f in figures}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

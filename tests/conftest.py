@@ -1,0 +1,55 @@
+"""Fixtures shared by every test: configuration files, a runtime on a real SQLite file, the web app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mamd.config import Config, load_config
+from mamd.logs import Redactor
+from mamd.runtime import Runtime
+from mamd.web import create_app
+from tests.support.clock import FakeClock
+from tests.support.configs import write_config
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Callable[..., Path]:
+    """Write a valid configuration with some keys changed: `config_file({"http": {"port": 1}})`."""
+
+    def make(changes: dict[str, Any] | None = None, name: str = "mamd.yaml") -> Path:
+        return write_config(tmp_path, changes, name)
+
+    return make
+
+
+@pytest.fixture
+def config(config_file: Callable[..., Path]) -> Config:
+    return load_config(config_file())
+
+
+@pytest.fixture
+async def runtime(config_file: Callable[..., Path], clock: FakeClock) -> AsyncIterator[Runtime]:
+    """A runtime over a real database file, opened and with the scheduler loaded (no jobs)."""
+    path = config_file()
+    live = Runtime(load_config(path), path, clock=clock, redactor=Redactor())
+    await live.store.open()
+    await live.scheduler.load()
+    yield live
+    await live.tasks.drain(1.0)
+    await live.store.close()
+
+
+@pytest.fixture
+async def client(runtime: Runtime, aiohttp_client: Any) -> TestClient[Any, Any]:
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(runtime))
+    return client

@@ -1,0 +1,115 @@
+"""The `mamd` command line against real files and a running daemon."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.configs import write_config
+from tests.support.daemon import running_daemon, wait_for
+
+pytestmark = pytest.mark.system
+
+
+def mamd(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mamd", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def test_check_config_accepts_a_valid_file(tmp_path: Path) -> None:
+    result = mamd("check-config", "-c", str(write_config(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout
+
+
+def test_check_config_lists_every_problem_with_file_line_and_key(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"mam": {"session": "CHANGE-ME"}, "limits": {"grabs_per_day": "ten"}})
+    result = mamd("check-config", "-c", str(config))
+    assert result.returncode == 2
+    lines = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert len(lines) == 2
+    assert any(
+        line.startswith(f"{config}:") and "mam.session" in line and "placeholder" in line for line in lines
+    )
+    assert any("limits.grabs_per_day" in line and "whole number" in line for line in lines)
+
+
+def test_check_config_reads_the_path_from_mamd_config(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "MAMD_CONFIG": str(write_config(tmp_path))}
+    assert mamd("check-config", env=env).returncode == 0
+
+
+def test_check_config_on_a_missing_file_exits_2(tmp_path: Path) -> None:
+    result = mamd("check-config", "-c", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert "file not found" in result.stderr
+
+
+def test_status_hook_and_run_job_talk_to_the_running_daemon(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    with running_daemon(config) as daemon:
+        text = mamd("status", "-c", str(config))
+        assert text.returncode == 0, text.stderr
+        assert "generation 1" in text.stdout
+        assert "ready" in text.stdout
+
+        raw = mamd("status", "-c", str(config), "--json")
+        assert json.loads(raw.stdout)["config"]["generation"] == 1
+
+        hook = mamd("hook", "B" * 40, "-c", str(config))
+        assert hook.returncode == 0, hook.stderr
+        assert "accepted " + "b" * 40 in hook.stdout
+        assert daemon.status()["inbox"]["pending"] == 1
+        again = mamd("hook", "b" * 40, "-c", str(config))
+        assert "already waiting" in again.stdout
+
+        job = mamd("run-job", "retention", "-c", str(config))
+        assert job.returncode == 0, job.stderr
+        wait_for("the job to finish", lambda: daemon.status()["jobs"]["retention"]["last_result"] == "ok")
+
+        unknown = mamd("run-job", "nonsense", "-c", str(config))
+        assert unknown.returncode == 2
+        assert "retention" in unknown.stderr  # the known jobs are listed
+
+
+def test_status_still_reaches_the_daemon_while_the_file_holds_a_rejected_edit(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    with running_daemon(config) as daemon:
+        config.write_text(config.read_text() + "rules: {freeleech: sometimes}\n")
+        wait_for("the rejection", lambda: daemon.status()["config"]["last_error"])
+        result = mamd("status", "-c", str(config))
+        assert result.returncode == 0, result.stderr
+        assert "REJECTED" in result.stdout
+        assert "rules.freeleech" in result.stdout
+
+
+def test_hook_refuses_a_malformed_hash_without_calling_the_daemon(tmp_path: Path) -> None:
+    result = mamd("hook", "not-a-hash", "-c", str(write_config(tmp_path)))
+    assert result.returncode == 2
+    assert "info-hash" in result.stderr
+
+
+def test_commands_say_clearly_when_no_daemon_answers(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    for args in (("status",), ("hook", "c" * 40), ("run-job", "retention")):
+        result = mamd(*args, "-c", str(config))
+        assert result.returncode == 1
+        assert "not answering" in result.stderr
+        assert "is it running" in result.stderr
+
+
+def test_demo_runs_end_to_end() -> None:
+    result = mamd("demo", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Summary" in result.stdout
+    assert "stopped in" in result.stdout
+    assert "exit status 0" in result.stdout
