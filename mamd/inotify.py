@@ -83,21 +83,24 @@ class FolderWatch:
             data = os.read(self._fd, 65536)
         except BlockingIOError:
             return
-        offset = 0
+        offset, relevant = 0, False
         while offset + _EVENT.size <= len(data):
             wd, mask, _, length = _EVENT.unpack_from(data, offset)
             name = data[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
             offset += _EVENT.size + length
             if mask & IN_Q_OVERFLOW:
                 self._changed.add("")  # events were lost: treat every file as changed
+                relevant = True
             elif mask & IN_IGNORED:
                 self._watches.pop(wd, None)  # the folder went away; `changes()` re-adds it
+                relevant = True
             else:
                 decoded = os.fsdecode(name)
                 if self._names is not None and decoded not in self._names:
                     continue  # another file in the same folder (a log, a backup): not ours
                 self._changed.add(decoded)
-        if self._changed:
+                relevant = True
+        if relevant:  # other files' events must neither wake nor prolong a burst
             self._wakeup.set()
 
     async def changes(self, quiet_s: float, longest_s: float, retry_s: float = 5.0) -> set[str]:
