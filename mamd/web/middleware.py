@@ -44,8 +44,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     response.headers["X-Request-Id"] = request_id
     runtime = runtime_of(request)
     runtime.counters[f"http_{response.status}"] += 1
-    # reads that succeed are routine (monitors poll them): debug; changes and failures: info
-    level = "debug" if request.method in ("GET", "HEAD") and response.status < 400 else "info"
+    # a request that succeeds has its own canonical line (hook.accepted, job.run) or is a
+    # routine read that monitors repeat: debug. Refusals and failures: info.
+    level = "debug" if response.status < 400 else "info"
     getattr(log, level)(
         "http.request",
         method=request.method,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,8 +45,6 @@ def test_check_config_lists_every_problem_with_file_line_and_key(tmp_path: Path)
 
 
 def test_check_config_reads_the_path_from_mamd_config(tmp_path: Path) -> None:
-    import os
-
     env = {**os.environ, "MAMD_CONFIG": str(write_config(tmp_path))}
     assert mamd("check-config", env=env).returncode == 0
 
@@ -113,3 +114,21 @@ def test_demo_runs_end_to_end() -> None:
     assert "Summary" in result.stdout
     assert "stopped in" in result.stdout
     assert "exit status 0" in result.stdout
+
+
+def test_check_config_names_a_secret_file_this_user_cannot_read(tmp_path: Path) -> None:
+    """As root, file modes stop nobody; the check runs without the capabilities that bypass them."""
+    secret = tmp_path / "mam_session"
+    secret.write_text("a-real-looking-session-value\n")
+    secret.chmod(0o000)
+    config = write_config(tmp_path, {"mam": {"session": None, "session_file": str(secret)}})
+    command = [sys.executable, "-m", "mamd", "check-config", "-c", str(config)]
+    if os.geteuid() == 0:
+        capsh = shutil.which("capsh")
+        if capsh is None:
+            pytest.skip("capsh (libcap2-bin) is needed to drop root's file-permission override")
+        drop = "cap_dac_override,cap_dac_read_search"
+        command = [capsh, f"--drop={drop}", "--", "-c", shlex.join(command)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"mam.session_file: secret file {secret} is not readable by this user" in result.stderr

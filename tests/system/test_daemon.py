@@ -251,3 +251,36 @@ def test_a_read_only_database_is_reported_and_readyz_says_503(tmp_path: Path) ->
         assert daemon.post_json("/hooks/qbittorrent", {"hash": HASH})[0] == 503
         assert daemon.get("/healthz", key=False)[0] == 200
         assert daemon.status()["database"]["problem"]
+
+
+def test_sigint_stops_the_daemon_as_cleanly_as_sigterm(tmp_path: Path, notify: NotifySocket) -> None:
+    daemon = DaemonProcess(write_config(tmp_path), notify=notify).start()
+    try:
+        notify.wait_line("READY=1")
+        seen = len(notify.drain())
+        daemon.signal(signal.SIGINT)
+        assert daemon.wait_exit(timeout=5) == 0
+        notify.wait_line("STOPPING=1", after=seen, timeout=1)
+    finally:
+        daemon.stop()
+
+
+def test_under_journald_every_line_is_one_event_with_a_priority_and_no_timestamp(tmp_path: Path) -> None:
+    """`logging.format: auto` recognises journald by $JOURNAL_STREAM naming the daemon's stdout."""
+    config = write_config(tmp_path, {"logging": {"format": "auto", "level": "info"}})
+    daemon = DaemonProcess(config)
+    daemon.log_path.touch()
+    info = daemon.log_path.stat()
+    daemon.env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
+    daemon.start()
+    try:
+        daemon.wait_healthy()
+        config.write_text(config.read_text() + "rules: {freeleech: sometimes}\n")  # an error-level event
+        wait_for("the rejection", lambda: daemon.status()["config"]["last_error"])
+    finally:
+        assert daemon.stop() == 0
+    lines = daemon.log().splitlines()
+    assert any(line.startswith("<6>daemon.ready ") for line in lines)
+    assert any(line.startswith("<3>config.rejected ") for line in lines)
+    assert all(line[:1] == "<" and line[1].isdigit() and line[2] == ">" for line in lines), lines
+    assert not any(" at=" in line or '"at"' in line for line in lines)
