@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TextIO
 
+import aiohttp
 from aiohttp import web
 
 from mamd import __version__
@@ -107,6 +108,13 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reloader.request, "signal")
         stack.callback(_remove_signal_handlers, loop)
 
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(
+                cookie_jar=aiohttp.DummyCookieJar(),  # each client sends its own credential: nothing shared
+                headers={"User-Agent": f"mamd/{__version__}"},
+            )
+        )
+        runtime.connect(session)
         runtime.use_jobs(self.jobs(runtime))
         stack.push_async_callback(runtime.store.close)
         await self._open_store(runtime)

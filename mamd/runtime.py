@@ -12,12 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
+from mamd.clients.audiobookshelf import AudiobookshelfClient
 from mamd.clock import Clock, iso
 from mamd.config import Config, ConfigError, iter_secrets
 from mamd.health import Health
 from mamd.logs import Redactor
-from mamd.schedule import JobFn, JobState, Scheduler
+from mamd.schedule import AlreadyRunning, JobFn, JobState, Scheduler, UnknownJob
 from mamd.store import Events, Inbox, JobRuns, Store
+from mamd.store.library import LibraryItems
+from mamd.store.wanted import Wanted
 from mamd.systemd import Notifier
 from mamd.tasks import TaskOwner
 
@@ -68,6 +73,9 @@ class Runtime:
         self.events = Events(self.store, self.redactor.value)
         self.inbox = Inbox(self.store)
         self.job_runs = JobRuns(self.store)
+        self.library = LibraryItems(self.store)
+        self.wanted = Wanted(self.store)
+        self.audiobookshelf: AudiobookshelfClient | None = None
         self.health = Health(clock)
         self.tasks = TaskOwner()
         self.started_at = clock.now()
@@ -84,6 +92,29 @@ class Runtime:
             may_run=lambda: self.store.problem is None and not self.stopping,
             on_change=self.publish_status,
         )
+
+    def connect(self, session: aiohttp.ClientSession) -> None:
+        """Create the upstream clients on the daemon's one HTTP session (called once at start-up)."""
+        self.audiobookshelf = AudiobookshelfClient.create(
+            session,
+            lambda: self.config.audiobookshelf,
+            on_state=lambda state, error: self.health.service("audiobookshelf", state, error),
+            sleep=self.clock.sleep,
+            redact=self.redactor.text,
+        )
+
+    def require_audiobookshelf(self) -> AudiobookshelfClient:
+        if self.audiobookshelf is None:
+            raise RuntimeError("the Audiobookshelf client is not connected")
+        return self.audiobookshelf
+
+    def request_job(self, name: str) -> bool:
+        """Run a job soon unless it is running already; False when it was not started."""
+        try:
+            self.scheduler.run_now(name)
+        except (UnknownJob, AlreadyRunning):
+            return False
+        return True
 
     def use_jobs(self, jobs: Mapping[str, JobFn]) -> None:
         """Register the jobs this build of mamd has (called once, before the scheduler starts)."""

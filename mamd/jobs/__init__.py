@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
-from mamd.jobs import retention
+from mamd.jobs import discover, library_sync, retention
 from mamd.runtime import Runtime
 from mamd.schedule import JobFn
 
 
 def build_jobs(runtime: Runtime) -> Mapping[str, JobFn]:
     return {
+        "library_sync": partial(library_sync.run, runtime),
+        "discover": partial(discover.run, runtime),
         "retention": partial(retention.run, runtime),
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,21 @@ class Events:
             )
             return int(cursor.lastrowid or 0)
 
+    async def add_many(
+        self, at: float, events: Sequence[tuple[str, str, str | None, dict[str, Any]]]
+    ) -> None:
+        """Several events (kind, message, subject, data) in one transaction."""
+        if not events:
+            return
+        rows = [
+            (at, kind, subject, self._redact(message), json.dumps(self._redact(data), default=str))
+            for kind, message, subject, data in events
+        ]
+        async with self._store.transaction() as db:
+            await db.executemany(
+                "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)", rows
+            )
+
     async def read(
         self, *, after_id: int | None = None, since: float | None = None, limit: int = 100
     ) -> list[Event]:
@@ -61,6 +76,13 @@ class Events:
         rows = await self._store.fetchall(
             f"SELECT * FROM events {where} ORDER BY id LIMIT ?",
             (*params, limit),
+        )
+        return [_event(row) for row in rows]
+
+    async def about(self, subject: str, limit: int) -> list[Event]:
+        """The newest events about one subject (a wanted book, a torrent), newest first."""
+        rows = await self._store.fetchall(
+            "SELECT * FROM events WHERE subject = ? ORDER BY id DESC LIMIT ?", (subject, limit)
         )
         return [_event(row) for row in rows]
 

@@ -39,6 +39,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             data TEXT NOT NULL DEFAULT '{}'
         );
         CREATE INDEX events_at ON events (at);
+        CREATE INDEX events_by_subject ON events (subject, id);
         CREATE TABLE job_runs (
             id INTEGER PRIMARY KEY,
             job TEXT NOT NULL,
@@ -66,6 +67,65 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         CREATE UNIQUE INDEX hook_inbox_one_pending ON hook_inbox (hash) WHERE state = 'pending';
         CREATE INDEX hook_inbox_by_state ON hook_inbox (state, next_attempt_at)
+        """,
+    ),
+    Migration(
+        2,
+        "the library as Audiobookshelf holds it, wanted books and followed names",
+        """
+        CREATE TABLE library_items (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            subtitle TEXT,
+            authors TEXT NOT NULL DEFAULT '[]',
+            narrators TEXT NOT NULL DEFAULT '[]',
+            asin TEXT,
+            isbn TEXT,
+            path TEXT NOT NULL,
+            rel_path TEXT NOT NULL,
+            published_year TEXT,
+            language TEXT,
+            abridged INTEGER NOT NULL DEFAULT 0,
+            updated_at INTEGER NOT NULL,
+            synced_at REAL NOT NULL
+        );
+        CREATE INDEX library_items_by_asin ON library_items (asin);
+        CREATE TABLE library_series (
+            item_id TEXT NOT NULL REFERENCES library_items (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            sequence TEXT,
+            series_id TEXT,
+            PRIMARY KEY (item_id, name)
+        );
+        CREATE INDEX library_series_by_name ON library_series (name);
+        CREATE TABLE wanted (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            reason TEXT NOT NULL CHECK (reason IN ('series_gap', 'manual', 'follow')),
+            title TEXT,
+            author TEXT NOT NULL,
+            series TEXT,
+            position TEXT,
+            asin TEXT,
+            state TEXT NOT NULL DEFAULT 'wanted' CHECK (state IN (
+                'wanted', 'searching', 'grabbed', 'downloading', 'importing', 'imported',
+                'skipped', 'blocked', 'failed'
+            )),
+            state_reason TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            next_search_at REAL,
+            attempts INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX wanted_by_state ON wanted (state, next_search_at);
+        CREATE TABLE follows (
+            kind TEXT NOT NULL CHECK (kind IN ('author', 'series', 'narrator')),
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_searched_at REAL,
+            PRIMARY KEY (kind, name_key)
+        )
         """,
     ),
 )

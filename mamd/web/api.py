@@ -7,10 +7,13 @@ from datetime import datetime
 from aiohttp import web
 
 from mamd.schedule import AlreadyRunning, UnknownJob
+from mamd.store.wanted import STATES
 from mamd.web.errors import fail
 from mamd.web.keys import runtime_of
 
 MAX_EVENTS = 1000
+MAX_WANTED = 1000
+EVENTS_PER_BOOK = 50
 
 
 async def run_job(request: web.Request) -> web.Response:
@@ -50,4 +53,40 @@ async def events(request: web.Request) -> web.Response:
         since_at = parsed.timestamp()
     found = await runtime.events.read(after_id=after_id, since=since_at, limit=int(limit_text))
     body = {"events": [e.as_dict() for e in found], "next": found[-1].id if found else after_id}
+    return web.json_response(runtime.redactor.value(body))
+
+
+def _whole_number(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query.get(name, str(default)).strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        fail(400, f"`{name}` must be a whole number from {low} to {high}")
+    return int(text)
+
+
+async def wanted_list(request: web.Request) -> web.Response:
+    runtime = runtime_of(request)
+    state = request.query.get("state") or None
+    if state is not None and state not in STATES:
+        fail(400, f"`state` must be one of {', '.join(STATES)}")
+    limit = _whole_number(request, "limit", 200, 1, MAX_WANTED)
+    after = _whole_number(request, "after", 0, 0, 2**62)
+    books = await runtime.wanted.page(state, limit, after)
+    body = {
+        "wanted": [book.as_dict() for book in books],
+        "counts": await runtime.wanted.counts(),
+        "next": books[-1].id if len(books) == limit else None,
+    }
+    return web.json_response(runtime.redactor.value(body))
+
+
+async def wanted_one(request: web.Request) -> web.Response:
+    runtime = runtime_of(request)
+    text = request.match_info["id"]
+    if not text.isdigit():
+        fail(400, "a wanted book's id is a whole number")
+    book = await runtime.wanted.get(int(text))
+    if book is None:
+        fail(404, f"no wanted book has id {text}")
+    history = await runtime.events.about(f"wanted:{book.id}", EVENTS_PER_BOOK)
+    body = {"wanted": book.as_dict(), "events": [event.as_dict() for event in history]}
     return web.json_response(runtime.redactor.value(body))

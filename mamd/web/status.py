@@ -30,14 +30,34 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "database": {"path": str(runtime.store.path), "problem": runtime.store.problem},
         "problems": runtime.readiness_problems(),
         "inbox": None,
+        "library": None,
+        "wanted": None,
         "recent": [],
     }
     try:
         document["inbox"] = {"pending": await runtime.inbox.pending_count()}
+        document["library"] = await library_section(runtime)
+        document["wanted"] = await runtime.wanted.counts()
         document["recent"] = [e.as_dict() for e in await runtime.events.recent(RECENT_EVENTS)]
     except StoreError as exc:
         document["database"]["problem"] = document["database"]["problem"] or str(exc)
     return document
+
+
+async def library_section(runtime: Runtime) -> dict[str, Any]:
+    counts = await runtime.library.counts()
+    sync = await runtime.library.sync_state()
+    section: dict[str, Any] = {
+        "library": sync.get("library"),
+        "items": counts.items,
+        "series": counts.series,
+        "authors": counts.authors,
+        "last_sync_at": iso(sync.get("last_sync_at")),
+    }
+    job = runtime.scheduler.states.get("library_sync")
+    if job is not None and job.running:
+        section["sync_progress"] = dict(job.progress)
+    return section
 
 
 @auth("status")

@@ -1,0 +1,1 @@
+"""Clients of the upstream services: Audiobookshelf, MyAnonamouse and qBittorrent."""

@@ -1,0 +1,211 @@
+"""Which books are wanted: gaps in owned series and wants written by hand, never a book owned.
+
+`discover()` is a pure function of the library and the `wanted:` settings. Its answer says
+what is wanted and, for everything it left out, why: owned, ignored, or a series whose
+numbering is too sparse to guess from (precision first: when unsure, skip and say why).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from mamd.domain.library import Book
+from mamd.domain.normalize import name_key, series_key, split_names, title_key, title_keys
+from mamd.domain.sequence import format_position, parse_sequence
+
+Reason = Literal["series_gap", "manual", "follow"]
+
+HIGHEST_PLAUSIBLE_POSITION = 200  # beyond this a "position" is a year or a catalogue number
+MIN_GAPS_ALWAYS_OK = 20  # this many gaps are fine in any series …
+GAPS_PER_OWNED_BOOK = 4  # … more only while they stay within this many per owned book
+
+
+@dataclass(frozen=True)
+class WantSpec:
+    key: str
+    reason: Reason
+    author: str
+    title: str | None = None
+    series: str | None = None
+    position: str | None = None
+    asin: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.title:
+            return f"{self.title} by {self.author}"
+        return f"{self.series} #{self.position} by {self.author}"
+
+
+@dataclass(frozen=True)
+class ManualEntry:
+    title: str
+    author: str
+    series: str | None = None
+    position: str | None = None
+
+
+@dataclass
+class Discovery:
+    wants: dict[str, WantSpec] = field(default_factory=dict)
+    owned: list[WantSpec] = field(default_factory=list)  # asked for by hand, already in the library
+    ignored: list[tuple[WantSpec, str]] = field(default_factory=list)  # with the `wanted.ignore` entry
+    skipped_series: list[tuple[str, str]] = field(default_factory=list)  # (series, why no gaps are wanted)
+
+
+def series_want_key(series: str, position: str) -> str:
+    return f"series|{series_key(series)}|{position}"
+
+
+def title_want_key(author: str, title: str) -> str:
+    return f"title|{name_key(author)}|{title_key(title)}"
+
+
+class OwnedIndex:
+    """What the library holds, in the forms wants are compared by."""
+
+    def __init__(self, books: Iterable[Book]) -> None:
+        self.asins: set[str] = set()
+        self.titles: set[tuple[str, str]] = set()  # (title key, author key)
+        self.positions: dict[str, set[Decimal]] = defaultdict(set)
+        for book in books:
+            if book.asin:
+                self.asins.add(book.asin.upper())
+            authors = [name_key(a) for a in book.authors] or [""]
+            for key in title_keys(book.title, book.subtitle):
+                self.titles.update((key, author) for author in authors)
+            for entry in book.series:
+                position = parse_sequence(entry.sequence)
+                if position is not None:
+                    self.positions[series_key(entry.name)].update(position.values)
+
+    def owns(self, want: WantSpec) -> bool:
+        if want.asin and want.asin.upper() in self.asins:
+            return True
+        if want.series and want.position:
+            position = parse_sequence(want.position)
+            owned = self.positions.get(series_key(want.series), set())
+            if position is not None and set(position.values) <= owned:
+                return True
+        if want.title:
+            keys = title_keys(want.title)
+            authors = [name_key(a) for a in split_names(want.author)] or [""]
+            return any((key, author) in self.titles for key in keys for author in authors)
+        return False
+
+
+def series_gaps(
+    books: Iterable[Book], include_novellas: bool
+) -> tuple[list[WantSpec], list[tuple[str, str]]]:
+    """Missing whole positions from 1 to the furthest owned one, per series, with the series skipped."""
+    positions: dict[str, set[Decimal]] = defaultdict(set)
+    names: dict[str, Counter[str]] = defaultdict(Counter)
+    authors: dict[str, Counter[str]] = defaultdict(Counter)
+    for book in books:
+        for entry in book.series:
+            key = series_key(entry.name)
+            if not key:
+                continue
+            names[key][entry.name] += 1
+            if book.authors:
+                authors[key][book.authors[0]] += 1
+            position = parse_sequence(entry.sequence)
+            if position is not None:
+                positions[key].update(position.values)
+    wants: list[WantSpec] = []
+    skipped: list[tuple[str, str]] = []
+    for key in sorted(positions):
+        owned = positions[key]
+        name = _most_common(names[key])
+        counted = owned if include_novellas else {p for p in owned if p % 1 == 0}
+        if not counted:
+            continue
+        if not authors[key]:
+            skipped.append((name, "no book in it names an author, so MAM could not be searched for it"))
+            continue
+        furthest = max(counted)
+        if furthest > HIGHEST_PLAUSIBLE_POSITION:
+            skipped.append((name, f"positions up to {format_position(furthest)} look like years or codes"))
+            continue
+        missing = [n for n in range(1, int(furthest) + 1) if Decimal(n) not in owned]
+        books_owned = len({p for p in owned if p >= 1})
+        if len(missing) > max(MIN_GAPS_ALWAYS_OK, GAPS_PER_OWNED_BOOK * books_owned):
+            skipped.append(
+                (
+                    name,
+                    f"{len(missing)} gaps for {books_owned} owned book(s) are too many to guess; "
+                    "want them by hand",
+                )
+            )
+            continue
+        author = _most_common(authors[key])
+        for number in missing:
+            wants.append(
+                WantSpec(series_want_key(name, str(number)), "series_gap", author, None, name, str(number))
+            )
+    return wants, skipped
+
+
+def manual_wants(entries: Iterable[ManualEntry]) -> list[WantSpec]:
+    wants = []
+    for entry in entries:
+        position = parse_sequence(entry.position)
+        shown: str | None = entry.position
+        if entry.series and position is not None and position.single is not None:
+            shown = format_position(position.single)
+            key = series_want_key(entry.series, shown)
+        else:
+            key = title_want_key(entry.author, entry.title)
+        wants.append(WantSpec(key, "manual", entry.author, entry.title, entry.series, shown))
+    return wants
+
+
+def ignored_by(want: WantSpec, ignore: Iterable[str]) -> str | None:
+    """The `wanted.ignore` entry that excludes `want`, if any: a title, an author or a series."""
+    keys: set[str] = set()
+    if want.title:
+        keys |= title_keys(want.title)
+    keys.update(name_key(a) for a in split_names(want.author))
+    if want.series:
+        keys.add(series_key(want.series))
+    for entry in ignore:
+        if title_key(entry) in keys or name_key(entry) in keys:
+            return entry
+    return None
+
+
+def discover(
+    books: Iterable[Book],
+    *,
+    series_gaps_wanted: bool,
+    include_novellas: bool,
+    manual: Iterable[ManualEntry] = (),
+    ignore: Iterable[str] = (),
+) -> Discovery:
+    library = list(books)
+    index = OwnedIndex(library)
+    result = Discovery()
+    candidates: list[WantSpec] = []
+    if series_gaps_wanted:
+        gaps, result.skipped_series = series_gaps(library, include_novellas)
+        candidates.extend(gaps)
+    candidates.extend(manual_wants(manual))  # after the gaps: a manual want replaces the same gap
+    ignore = list(ignore)
+    for want in candidates:
+        entry = ignored_by(want, ignore)
+        if entry is not None:
+            result.ignored.append((want, entry))
+        elif index.owns(want):
+            if want.reason == "manual":
+                result.owned.append(want)
+        else:
+            result.wants[want.key] = want
+    return result
+
+
+def _most_common(counts: Mapping[str, int]) -> str:
+    return min(counts, key=lambda name: (-counts[name], name))

@@ -1,0 +1,137 @@
+"""mamd's copy of the Audiobookshelf library: each usable item with its authors, narrators and series."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mamd.domain.library import Book, SeriesEntry
+from mamd.store.db import Store
+
+SYNC_STATE_KEY = "library.sync"
+
+
+@dataclass(frozen=True)
+class LibraryCounts:
+    items: int
+    series: int
+    authors: int
+
+
+class LibraryItems:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def versions(self) -> dict[str, int]:
+        """Every stored item id with the `updatedAt` it was stored at."""
+        rows = await self._store.fetchall("SELECT id, updated_at FROM library_items")
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def upsert(self, books: Sequence[Book], now: float) -> None:
+        """Store `books` in one transaction, replacing what was stored for them."""
+        if not books:
+            return
+        ids = [(book.id,) for book in books]
+        async with self._store.transaction() as db:
+            await db.executemany("DELETE FROM library_series WHERE item_id = ?", ids)
+            await db.executemany(
+                """
+                INSERT INTO library_items (id, title, subtitle, authors, narrators, asin, isbn, path,
+                    rel_path, published_year, language, abridged, updated_at, synced_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET title = excluded.title, subtitle = excluded.subtitle,
+                    authors = excluded.authors, narrators = excluded.narrators, asin = excluded.asin,
+                    isbn = excluded.isbn, path = excluded.path, rel_path = excluded.rel_path,
+                    published_year = excluded.published_year, language = excluded.language,
+                    abridged = excluded.abridged, updated_at = excluded.updated_at,
+                    synced_at = excluded.synced_at
+                """,
+                [_row(book, now) for book in books],
+            )
+            await db.executemany(
+                "INSERT OR IGNORE INTO library_series (item_id, name, sequence, series_id) "
+                "VALUES (?, ?, ?, ?)",
+                [(book.id, s.name, s.sequence, s.series_id) for book in books for s in book.series],
+            )
+
+    async def remove(self, ids: Iterable[str]) -> int:
+        chunk = [(item_id,) for item_id in ids]
+        if not chunk:
+            return 0
+        async with self._store.transaction() as db:
+            await db.executemany("DELETE FROM library_items WHERE id = ?", chunk)
+        return len(chunk)
+
+    async def books(self) -> list[Book]:
+        series: dict[str, list[SeriesEntry]] = {}
+        for row in await self._store.fetchall(
+            "SELECT item_id, name, sequence, series_id FROM library_series"
+        ):
+            series.setdefault(row[0], []).append(SeriesEntry(row[1], row[2], row[3]))
+        rows = await self._store.fetchall(
+            "SELECT id, title, subtitle, authors, narrators, asin, isbn, path, rel_path, published_year, "
+            "language, abridged, updated_at FROM library_items"
+        )
+        return [
+            Book(
+                id=row[0],
+                title=row[1],
+                subtitle=row[2],
+                authors=tuple(json.loads(row[3])),
+                narrators=tuple(json.loads(row[4])),
+                asin=row[5],
+                isbn=row[6],
+                path=row[7],
+                rel_path=row[8],
+                published_year=row[9],
+                language=row[10],
+                abridged=bool(row[11]),
+                updated_at=row[12],
+                series=tuple(series.get(row[0], ())),
+            )
+            for row in rows
+        ]
+
+    async def counts(self) -> LibraryCounts:
+        row = await self._store.fetchone(
+            """
+            SELECT (SELECT count(*) FROM library_items),
+                   (SELECT count(DISTINCT lower(name)) FROM library_series),
+                   (SELECT count(DISTINCT lower(value)) FROM library_items, json_each(library_items.authors))
+            """
+        )
+        assert row is not None
+        return LibraryCounts(items=row[0], series=row[1], authors=row[2])
+
+    async def sync_state(self) -> dict[str, Any]:
+        row = await self._store.fetchone("SELECT value FROM meta WHERE key = ?", (SYNC_STATE_KEY,))
+        return dict(json.loads(row[0])) if row else {}
+
+    async def set_sync_state(self, state: dict[str, Any], now: float) -> None:
+        async with self._store.transaction() as db:
+            await db.execute(
+                "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (SYNC_STATE_KEY, json.dumps(state), now),
+            )
+
+
+def _row(book: Book, now: float) -> tuple[Any, ...]:
+    return (
+        book.id,
+        book.title,
+        book.subtitle,
+        json.dumps(list(book.authors)),
+        json.dumps(list(book.narrators)),
+        book.asin,
+        book.isbn,
+        book.path,
+        book.rel_path,
+        book.published_year,
+        book.language,
+        int(book.abridged),
+        book.updated_at,
+        now,
+    )

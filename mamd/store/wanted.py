@@ -1,0 +1,160 @@
+"""Wanted books and their states, and the names the user follows (search intents)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from mamd.clock import iso
+from mamd.domain.discovery import Reason, WantSpec
+from mamd.domain.normalize import name_key, series_key
+from mamd.store.db import Store
+
+STATES = (
+    "wanted",
+    "searching",
+    "grabbed",
+    "downloading",
+    "importing",
+    "imported",
+    "skipped",
+    "blocked",
+    "failed",
+)
+# states in which a book is only wished for: discovery may still drop it; later ones have a torrent
+OPEN_STATES = frozenset({"wanted", "skipped", "blocked", "failed"})
+_COLUMNS = (
+    "id, key, reason, title, author, series, position, asin, state, state_reason, "
+    "created_at, updated_at, next_search_at, attempts"
+)
+
+
+@dataclass(frozen=True)
+class WantedBook:
+    id: int
+    key: str
+    reason: Reason
+    title: str | None
+    author: str
+    series: str | None
+    position: str | None
+    asin: str | None
+    state: str
+    state_reason: str | None
+    created_at: float
+    updated_at: float
+    next_search_at: float | None
+    attempts: int
+
+    @property
+    def spec(self) -> WantSpec:
+        return WantSpec(self.key, self.reason, self.author, self.title, self.series, self.position, self.asin)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "reason": self.reason,
+            "title": self.title,
+            "author": self.author,
+            "series": self.series,
+            "position": self.position,
+            "asin": self.asin,
+            "label": self.spec.label,
+            "state": self.state,
+            "state_reason": self.state_reason,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "next_search_at": iso(self.next_search_at),
+            "attempts": self.attempts,
+        }
+
+
+class Wanted:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def all(self) -> list[WantedBook]:
+        return [
+            _book(row) for row in await self._store.fetchall(f"SELECT {_COLUMNS} FROM wanted ORDER BY id")
+        ]
+
+    async def get(self, wanted_id: int) -> WantedBook | None:
+        row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM wanted WHERE id = ?", (wanted_id,))
+        return _book(row) if row else None
+
+    async def page(self, state: str | None, limit: int, after_id: int) -> list[WantedBook]:
+        where, params = "WHERE id > ?", list[object]([after_id])
+        if state is not None:
+            where += " AND state = ?"
+            params.append(state)
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM wanted {where} ORDER BY id LIMIT ?",
+            (*params, limit),
+        )
+        return [_book(row) for row in rows]
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self._store.fetchall("SELECT state, count(*) FROM wanted GROUP BY state")
+        found = {row[0]: int(row[1]) for row in rows}
+        return {state: found.get(state, 0) for state in STATES}
+
+    async def apply(
+        self,
+        added: Iterable[WantSpec],
+        changed: Mapping[int, WantSpec],
+        dropped: Iterable[int],
+        now: float,
+    ) -> None:
+        """Insert new wants, rewrite changed ones, delete dropped ones: all in one transaction."""
+        async with self._store.transaction() as db:
+            await db.executemany(
+                "INSERT INTO wanted (key, reason, title, author, series, position, asin, created_at, "
+                "updated_at, next_search_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (s.key, s.reason, s.title, s.author, s.series, s.position, s.asin, now, now, now)
+                    for s in added
+                ],
+            )
+            await db.executemany(
+                "UPDATE wanted SET reason = ?, title = ?, author = ?, series = ?, position = ?, asin = ?, "
+                "updated_at = ? WHERE id = ?",
+                [
+                    (s.reason, s.title, s.author, s.series, s.position, s.asin, now, wanted_id)
+                    for wanted_id, s in changed.items()
+                ],
+            )
+            await db.executemany("DELETE FROM wanted WHERE id = ?", [(i,) for i in dropped])
+
+    async def follows(self) -> dict[str, list[str]]:
+        rows = await self._store.fetchall("SELECT kind, name FROM follows ORDER BY kind, name")
+        out: dict[str, list[str]] = {"author": [], "series": [], "narrator": []}
+        for row in rows:
+            out[row[0]].append(row[1])
+        return out
+
+    async def set_follows(self, wanted: Mapping[str, Iterable[str]], now: float) -> tuple[int, int]:
+        """Make the stored follows exactly `wanted` (kind → names); returns (added, removed)."""
+        rows = await self._store.fetchall("SELECT kind, name_key FROM follows")
+        stored = {(row[0], row[1]) for row in rows}
+        desired: dict[tuple[str, str], str] = {}
+        for kind, names in wanted.items():
+            for name in names:
+                key = series_key(name) if kind == "series" else name_key(name)
+                if key:
+                    desired.setdefault((kind, key), name)
+        add = [(k, n, key, now) for (k, key), n in desired.items() if (k, key) not in stored]
+        remove = [pair for pair in stored if pair not in desired]
+        if add or remove:
+            async with self._store.transaction() as db:
+                await db.executemany(
+                    "INSERT INTO follows (kind, name, name_key, created_at) VALUES (?, ?, ?, ?)", add
+                )
+                await db.executemany("DELETE FROM follows WHERE kind = ? AND name_key = ?", remove)
+        return len(add), len(remove)
+
+
+def _book(row: Any) -> WantedBook:
+    values = list(row)
+    values[2] = cast(Reason, values[2])  # the table's CHECK keeps it one of the three reasons
+    return WantedBook(*values)
