@@ -6,6 +6,7 @@ their audio plan, the same way every time.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -99,7 +100,9 @@ def files_of(item: Item) -> tuple[FileEntry, ...]:
         )
     for offset, (name, size) in enumerate(item.sidecars, start=item.parts + 1):
         entries.append(
-            FileEntry(name, str(base + offset), size, item.mtime_ms, item.mtime_ms, item.birthtime_ms, item.added_at)
+            FileEntry(
+                name, str(base + offset), size, item.mtime_ms, item.mtime_ms, item.birthtime_ms, item.added_at
+            )
         )
     return tuple(entries)
 
@@ -113,16 +116,18 @@ def item_path(folder_path: str, item: Item) -> str:
 
 
 def cover_path(folder_path: str, item: Item) -> str | None:
-    images = [entry for entry in files_of(item) if file_type(entry.ext) == "image"]
-    if not images:
+    if item.cover_file is None:
         return None
-    chosen = next((entry for entry in images if entry.filename.lower().startswith("cover.")), images[0])
-    return _file_path(folder_path, item, chosen)
+    return (
+        item_path(folder_path, item) if item.is_file else f"{item_path(folder_path, item)}/{item.cover_file}"
+    )
 
 
 def _file_path(folder_path: str, item: Item, entry: FileEntry) -> str:
     # A single audio file in the library root is its own item: its path is the file's path
-    return item_path(folder_path, item) if item.is_file else f"{item_path(folder_path, item)}/{entry.rel_path}"
+    return (
+        item_path(folder_path, item) if item.is_file else f"{item_path(folder_path, item)}/{entry.rel_path}"
+    )
 
 
 def file_metadata(folder_path: str, item: Item, entry: FileEntry) -> JSON:
@@ -261,12 +266,36 @@ def tracks(folder_path: str, item: Item, rendered_audio: list[JSON]) -> list[JSO
     return result
 
 
-def totals(entries: tuple[FileEntry, ...]) -> tuple[int, float, int, int]:
-    """(size, duration, audio files, files) of a set of file entries."""
+def summarize(item: Item) -> Item:
+    """Store the aggregates of the item's files on it (size, duration, counts, cover) and return it."""
+    entries = files_of(item)
     audio = [entry for entry in entries if entry.ext in AUDIO_EXTENSIONS]
-    return (
-        sum(entry.size for entry in entries),
-        round(sum(entry.duration for entry in audio), 6),
-        len(audio),
-        len(entries),
-    )
+    images = [entry for entry in entries if file_type(entry.ext) == "image"]
+    item.size = sum(entry.size for entry in entries)
+    item.media_size = sum(entry.size for entry in audio)
+    item.duration = round(sum(entry.duration for entry in audio), 6)
+    item.num_audio = len(audio)
+    item.num_files = len(entries)
+    item.num_chapters = audio[0].chapters if len(audio) == 1 else len(audio) if len(audio) > 1 else 0
+    cover = next((entry for entry in images if entry.filename.lower().startswith("cover.")), None)
+    item.cover_file = (cover or images[0]).rel_path if images else None
+    return item
+
+
+def summarize_plan(item: Item) -> Item:
+    """`summarize` for an item without real files, computed from its audio plan without building them."""
+    item.media_size = item.parts * item.part_size
+    item.size = item.media_size + sum(size for _, size in item.sidecars)
+    item.duration = round(item.parts * item.part_duration, 6)
+    item.num_audio = item.parts
+    item.num_files = item.parts + len(item.sidecars)
+    item.num_chapters = item.embedded_chapters if item.parts == 1 else item.parts
+    item.cover_file = _cover_of(item.sidecars)
+    return item
+
+
+@functools.lru_cache(maxsize=256)
+def _cover_of(sidecars: tuple[tuple[str, int], ...]) -> str | None:
+    images = [name for name, _ in sidecars if file_type(name[name.rfind(".") :].lower()) == "image"]
+    cover = next((name for name in images if name.lower().startswith("cover.")), None)
+    return (cover or images[0]) if images else None

@@ -1,0 +1,193 @@
+"""Fault injection for the simulators: latency, error statuses, garbage bodies, hangs, mid-sync failures.
+
+Faults apply to every request except the simulator's own control endpoints (`/__sim/`), so a test can
+always reset them. Each rule may be limited to a path prefix; rules are consumed in the order they were
+added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+Kind = Literal["status", "garbage", "hang"]
+CONTROL_PREFIX = "/__sim/"
+_REASONS = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+# A reverse proxy's error page served as 200: not JSON, though it claims to be
+GARBAGE = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+
+@dataclass
+class Rule:
+    """The next `count` requests (under `path_prefix`, if set) get this fault."""
+
+    kind: Kind
+    count: int
+    status: int = 500
+    retry_after: int | None = None
+    path_prefix: str | None = None
+    seconds: float = 3600.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "count": self.count,
+            "status": self.status,
+            "retryAfter": self.retry_after,
+            "pathPrefix": self.path_prefix,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass
+class FailAfter:
+    """After `successes` requests answered normally, fail the next `count` (None: all) with `status`."""
+
+    successes: int
+    status: int = 500
+    count: int | None = None
+    path_prefix: str | None = None
+    retry_after: int | None = None
+    seen: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "successes": self.successes,
+            "status": self.status,
+            "count": self.count,
+            "pathPrefix": self.path_prefix,
+            "retryAfter": self.retry_after,
+            "seen": self.seen,
+        }
+
+
+class Faults:
+    """The faults a simulator injects; tests set them directly or through `POST /__sim/faults`."""
+
+    def __init__(self) -> None:
+        self.latency = 0.0
+        self.rules: list[Rule] = []
+        self.fail_after: FailAfter | None = None
+        self.injected = 0
+        self._release = asyncio.Event()
+
+    def add_latency(self, seconds: float) -> None:
+        """Delay every request by `seconds` (0 turns it off)."""
+        self.latency = max(0.0, seconds)
+
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int = 500,
+        *,
+        path_prefix: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """The next `count` requests answer `status`; `Retry-After` goes with it when given (429: 1 s unless
+        given)."""
+        if retry_after is None and status == 429:
+            retry_after = 1
+        self.rules.append(Rule("status", count, status, retry_after, path_prefix))
+
+    def garbage_next(self, count: int = 1, *, path_prefix: str | None = None) -> None:
+        """The next `count` requests answer 200 with a body that is not JSON."""
+        self.rules.append(Rule("garbage", count, 200, None, path_prefix))
+
+    def hang_next(self, count: int = 1, *, seconds: float = 3600.0, path_prefix: str | None = None) -> None:
+        """The next `count` requests answer nothing for `seconds` (longer than any client timeout)."""
+        self.rules.append(Rule("hang", count, 200, None, path_prefix, seconds))
+
+    def fail_after_successes(
+        self,
+        successes: int,
+        status: int = 500,
+        *,
+        count: int | None = None,
+        path_prefix: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Let `successes` requests through, then fail (a sync that breaks half-way)."""
+        self.fail_after = FailAfter(successes, status, count, path_prefix, retry_after)
+
+    def clear(self) -> None:
+        """Remove every fault and let hanging requests go."""
+        self.latency = 0.0
+        self.rules.clear()
+        self.fail_after = None
+        self.release_hangs()
+
+    def release_hangs(self) -> None:
+        self._release.set()
+        self._release = asyncio.Event()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "latency": self.latency,
+            "rules": [rule.as_json() for rule in self.rules],
+            "failAfter": self.fail_after.as_json() if self.fail_after else None,
+            "injected": self.injected,
+        }
+
+    def _take(self, path: str) -> Rule | None:
+        for rule in self.rules:
+            if rule.path_prefix is None or path.startswith(rule.path_prefix):
+                rule.count -= 1
+                if rule.count <= 0:
+                    self.rules.remove(rule)
+                return rule
+        fail = self.fail_after
+        if fail is None or (fail.path_prefix is not None and not path.startswith(fail.path_prefix)):
+            return None
+        if fail.seen < fail.successes:
+            fail.seen += 1
+            return None
+        if fail.count is not None:
+            fail.count -= 1
+            if fail.count <= 0:
+                self.fail_after = None
+        return Rule("status", 1, fail.status, fail.retry_after)
+
+    async def apply(self, request: web.Request) -> web.StreamResponse | None:
+        """Delay the request, then answer it with a fault, or return None to let it through."""
+        if request.path.startswith(CONTROL_PREFIX):
+            return None
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        rule = self._take(request.path)
+        if rule is None:
+            return None
+        self.injected += 1
+        if rule.kind == "hang":
+            release = self._release
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), rule.seconds)
+            return web.Response(status=504, text=_REASONS[504])
+        if rule.kind == "garbage":
+            return web.Response(status=200, text=GARBAGE, content_type="application/json")
+        headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else {}
+        return web.Response(status=rule.status, text=_REASONS.get(rule.status, "Error"), headers=headers)
+
+
+def faults_middleware(faults: Faults) -> Middleware:
+    """An aiohttp middleware that applies `faults` before any handler runs."""
+
+    @web.middleware
+    async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
+        fault = await faults.apply(request)
+        return fault if fault is not None else await handler(request)
+
+    return inject
