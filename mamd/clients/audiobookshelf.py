@@ -133,7 +133,7 @@ class AudiobookshelfClient:
             raise Unavailable(SERVICE, "the items list has no total; is this an Audiobookshelf server?")
         items, unreadable = [], 0
         for raw in rows:
-            item = _listed(raw)
+            item = listed_from_row(raw)
             if item is None:
                 unreadable += 1
             else:
@@ -146,7 +146,7 @@ class AudiobookshelfClient:
             "POST", "/api/items/batch/get", json_body={"libraryItemIds": list(item_ids)}
         )
         rows = _list(_field(reply.data, "libraryItems", "batch/get"))
-        return [book for book in (_book(raw) for raw in rows) if book is not None]
+        return [book for book in (book_from_item(raw) for raw in rows) if book is not None]
 
     async def present(self, item_ids: Sequence[str]) -> set[str]:
         """Which of these items the server still has and can use (not missing, not invalid)."""
@@ -154,7 +154,9 @@ class AudiobookshelfClient:
             "POST", "/api/items/batch/get", json_body={"libraryItemIds": list(item_ids)}
         )
         rows = _list(_field(reply.data, "libraryItems", "batch/get"))
-        return {item.id for item in (_listed(raw) for raw in rows) if item is not None and item.usable}
+        return {
+            item.id for item in (listed_from_row(raw) for raw in rows) if item is not None and item.usable
+        }
 
     # -- series, authors ------------------------------------------------------------------
 
@@ -228,7 +230,7 @@ def _library(raw: Any) -> Library:
     )
 
 
-def _listed(raw: Any) -> ListedItem | None:
+def listed_from_row(raw: Any) -> ListedItem | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         return None
     media = _dict(raw.get("media"))
@@ -244,7 +246,7 @@ def _listed(raw: Any) -> ListedItem | None:
     )
 
 
-def _book(raw: Any) -> Book | None:
+def book_from_item(raw: Any) -> Book | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         return None
     media = _dict(raw.get("media"))

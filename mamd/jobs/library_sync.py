@@ -113,10 +113,18 @@ async def _fetch(runtime: Runtime, client: AudiobookshelfClient, ids: list[str],
         if done // PROGRESS_EVERY != before // PROGRESS_EVERY or done == len(ids):
             log.info("library_sync.progress", phase="fetching", fetched=done, to_fetch=len(ids))
 
-    async with asyncio.TaskGroup() as group:
-        for batch in batches:
-            group.create_task(one(batch))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for batch in batches:
+                group.create_task(one(batch))
+    except ExceptionGroup as failed:
+        raise _first(failed) from None  # one clear cause for the job's error, not a group of them
     return done
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def _confirm_gone(client: AudiobookshelfClient, ids: list[str]) -> list[str]:

@@ -37,3 +37,16 @@ class FakeClock:
     @property
     def sleepers(self) -> int:
         return sum(1 for _, future in self._sleepers if not future.done())
+
+
+class InstantClock(FakeClock):
+    """A clock whose sleeps pass at once, moving its time on: for retries and backoffs under test."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        super().__init__(start)
+        self.slept: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(max(0.0, seconds))
+        await asyncio.sleep(0)

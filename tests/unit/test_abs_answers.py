@@ -1,0 +1,65 @@
+"""Reading Audiobookshelf answers that are odd: missing titles, authors, series, or wrong types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mamd.clients.audiobookshelf import book_from_item, listed_from_row
+from mamd.domain.library import SeriesEntry
+
+
+def item(**metadata: Any) -> dict[str, Any]:
+    return {"id": "i1", "path": "/lib/x", "relPath": "x", "updatedAt": 5, "media": {"metadata": metadata}}
+
+
+def test_an_item_without_title_or_authors_is_read_with_empty_values() -> None:
+    book = book_from_item(item(title=None, authors=None, narrators=None, series=None))
+    assert book is not None
+    assert (book.title, book.authors, book.narrators, book.series) == ("", (), (), ())
+
+
+def test_structured_metadata_is_read_and_blank_entries_dropped() -> None:
+    book = book_from_item(
+        item(
+            title=" The Way of Kings ",
+            authors=[{"id": "a", "name": "Brandon Sanderson"}, {"id": "b", "name": ""}, "not an object"],
+            narrators=["Michael Kramer", "", None, "Kate Reading"],
+            series=[{"id": "s", "name": "The Stormlight Archive", "sequence": "1"}, {"name": None}],
+            asin="B003P2WO5E",
+            publishedYear=2010,
+            abridged=False,
+        )
+    )
+    assert book is not None
+    assert book.title == "The Way of Kings"
+    assert book.authors == ("Brandon Sanderson",)
+    assert book.narrators == ("Michael Kramer", "Kate Reading")
+    assert book.series == (SeriesEntry("The Stormlight Archive", "1", "s"),)
+    assert (book.asin, book.published_year, book.updated_at) == ("B003P2WO5E", "2010", 5)
+
+
+def test_joined_authors_are_split_only_when_the_structured_list_is_absent() -> None:
+    book = book_from_item(item(title="Good Omens", authorName="Terry Pratchett, Neil Gaiman"))
+    assert book is not None
+    assert book.authors == ("Terry Pratchett", "Neil Gaiman")
+
+
+def test_a_sequence_that_is_blank_is_unknown() -> None:
+    book = book_from_item(item(title="X", series=[{"name": "S", "sequence": ""}]))
+    assert book is not None
+    assert book.series == (SeriesEntry("S", None, None),)
+
+
+@pytest.mark.parametrize("row", [None, [], "item", {"media": {}}, {"id": 5}])
+def test_rows_that_are_not_items_are_left_out(row: Any) -> None:
+    assert book_from_item(row) is None
+    assert listed_from_row(row) is None
+
+
+def test_a_list_row_keeps_the_flags_that_exclude_it() -> None:
+    row = {"id": "i2", "updatedAt": "soon", "isMissing": True, "media": "odd"}
+    listed = listed_from_row(row)
+    assert listed is not None
+    assert (listed.updated_at, listed.is_missing, listed.usable, listed.title) == (0, True, False, "")
