@@ -8,12 +8,15 @@ strings, so structured authors, narrators and series come from `POST /api/items/
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
+import msgspec
 
+from mamd.clients import audiobookshelf_wire as wire
 from mamd.clients.errors import NotFound, Unavailable
 from mamd.clients.upstream import RetryPolicy, Sleep, StateReport, Upstream
 from mamd.config.model import AudiobookshelfConfig
@@ -21,6 +24,7 @@ from mamd.domain.library import Book, Library, ListedItem, SeriesEntry
 from mamd.domain.normalize import split_names
 
 SERVICE = "audiobookshelf"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -123,10 +127,13 @@ class AudiobookshelfClient:
 
     async def items_page(self, library_id: str, page: int, limit: int) -> ItemsPage:
         """One page of the items list, oldest first, so items added meanwhile land on later pages."""
-        data = await self._get(
-            f"/api/libraries/{library_id}/items",
-            {"limit": str(limit), "page": str(page), "sort": "addedAt", "minified": "1"},
-        )
+        path = f"/api/libraries/{library_id}/items"
+        params = {"limit": str(limit), "page": str(page), "sort": "addedAt", "minified": "1"}
+        reply = await self._upstream.request("GET", path, params=params, expect="bytes")
+        fast = _decode(wire.ITEMS_PAGE, reply.body, path)
+        if fast is not None:
+            return ItemsPage([wire.to_listed(item) for item in fast.results], fast.total, 0)
+        data = json.loads(reply.body)
         rows = _list(_field(data, "results", "the items list"))
         total = data.get("total")
         if not isinstance(total, int):
@@ -142,21 +149,29 @@ class AudiobookshelfClient:
 
     async def books(self, item_ids: Sequence[str]) -> list[Book]:
         """Structured metadata of these items, in one `batch/get` request; unknown ids are left out."""
-        reply = await self._upstream.request(
-            "POST", "/api/items/batch/get", json_body={"libraryItemIds": list(item_ids)}
-        )
-        rows = _list(_field(reply.data, "libraryItems", "batch/get"))
+        body = await self._batch_get(item_ids)
+        fast = _decode(wire.BATCH, body, "batch/get")
+        if fast is not None:
+            return [wire.to_book(item) for item in fast.libraryItems]
+        rows = _list(_field(json.loads(body), "libraryItems", "batch/get"))
         return [book for book in (book_from_item(raw) for raw in rows) if book is not None]
 
     async def present(self, item_ids: Sequence[str]) -> set[str]:
         """Which of these items the server still has and can use (not missing, not invalid)."""
-        reply = await self._upstream.request(
-            "POST", "/api/items/batch/get", json_body={"libraryItemIds": list(item_ids)}
-        )
-        rows = _list(_field(reply.data, "libraryItems", "batch/get"))
+        body = await self._batch_get(item_ids)
+        fast = _decode(wire.BATCH, body, "batch/get")
+        if fast is not None:
+            return {item.id for item in map(wire.to_listed, fast.libraryItems) if item.usable}
+        rows = _list(_field(json.loads(body), "libraryItems", "batch/get"))
         return {
             item.id for item in (listed_from_row(raw) for raw in rows) if item is not None and item.usable
         }
+
+    async def _batch_get(self, item_ids: Sequence[str]) -> bytes:
+        reply = await self._upstream.request(
+            "POST", "/api/items/batch/get", json_body={"libraryItemIds": list(item_ids)}, expect="bytes"
+        )
+        return reply.body
 
     # -- series, authors ------------------------------------------------------------------
 
@@ -191,6 +206,17 @@ class AudiobookshelfClient:
 
 
 # -- reading answers ----------------------------------------------------------------------
+
+
+def _decode(decoder: msgspec.json.Decoder[T], body: bytes, what: str) -> T | None:
+    """The fast, typed reading of an answer; None when its types are odd (then it is read tolerantly)."""
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError:
+        return None
+    except msgspec.DecodeError as exc:
+        sample = body[:60].decode("utf-8", "replace").replace("\n", " ")
+        raise Unavailable(SERVICE, f"{what} answered with something that is not JSON: {sample!r}") from exc
 
 
 def _field(data: Any, key: str, what: str) -> Any:

@@ -51,6 +51,7 @@ class ManualEntry:
 
 @dataclass
 class Discovery:
+    index: OwnedIndex
     wants: dict[str, WantSpec] = field(default_factory=dict)
     owned: list[WantSpec] = field(default_factory=list)  # asked for by hand, already in the library
     ignored: list[tuple[WantSpec, str]] = field(default_factory=list)  # with the `wanted.ignore` entry
@@ -188,7 +189,7 @@ def discover(
 ) -> Discovery:
     library = list(books)
     index = OwnedIndex(library)
-    result = Discovery()
+    result = Discovery(index)
     candidates: list[WantSpec] = []
     if series_gaps_wanted:
         gaps, result.skipped_series = series_gaps(library, include_novellas)

@@ -43,10 +43,10 @@ _LETTERS = str.maketrans(
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _ROMAN = re.compile(r"^(x{0,3})(ix|iv|v?i{0,3})$")
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10}
+_ZERO_PADDING = re.compile(r"\b0+(?=\d)")
+_ROMAN_TOKEN = re.compile(r"\b[ivx]{2,}\b")
 # a single-letter numeral (I, V, X) is only a number after one of these words
-_NUMBER_WORDS = frozenset(
-    {"book", "part", "vol", "volume", "episode", "no", "number", "chapter", "season", "tome"}
-)
+_LONE_NUMERAL = re.compile(r"\b(book|part|vol|volume|episode|no|number|chapter|season|tome) ([ivx])\b")
 _INITIALS = re.compile(r"^[A-Z]{2,3}$")
 
 
@@ -64,6 +64,8 @@ def roman_to_int(token: str) -> int | None:
 
 
 def _strip_accents(text: str) -> str:
+    if text.isascii():
+        return text  # most titles: nothing to decompose
     decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -72,20 +74,17 @@ def _strip_accents(text: str) -> str:
 def fold(text: str) -> str:
     """Lower case, no accents or punctuation, `&` as `and`, numbers without padding or Roman letters."""
     text = _strip_accents(text).translate(_APOSTROPHES).casefold()
-    text = text.replace("'", "").replace("&", " and ")
-    tokens = _NON_WORD.sub(" ", text).split()
-    out: list[str] = []
-    for index, token in enumerate(tokens):
-        if token.isdigit():
-            token = str(int(token))
-        else:
-            after_number_word = index > 0 and tokens[index - 1] in _NUMBER_WORDS
-            if len(token) > 1 or after_number_word:
-                value = roman_to_int(token)
-                if value is not None:
-                    token = str(value)
-        out.append(token)
-    return " ".join(out)
+    text = " ".join(_NON_WORD.sub(" ", text.replace("'", "").replace("&", " and ")).split())
+    # substitutions over the whole string run in C: a large library folds tens of thousands of titles
+    text = _ZERO_PADDING.sub("", text)
+    text = _ROMAN_TOKEN.sub(_arabic, text)
+    return _LONE_NUMERAL.sub(lambda m: f"{m.group(1)} {_arabic(m, 2)}", text)
+
+
+def _arabic(match: re.Match[str], group: int = 0) -> str:
+    token = match.group(group)
+    value = roman_to_int(token)
+    return token if value is None else str(value)
 
 
 def _without_article(key: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from mamd.domain.normalize import roman_to_int
 
@@ -86,6 +87,7 @@ def _number(token: str) -> Decimal | None:
         return None
 
 
+@lru_cache(maxsize=4096)
 def parse_sequence(text: str | None) -> Position | None:
     """Read a series position; None when there is none or it cannot be read with confidence."""
     if text is None:

@@ -31,7 +31,7 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         ignore=settings.ignore,
     )
     existing = {book.key: book for book in await runtime.wanted.all()}
-    owned = OwnedIndex(books)
+    owned = found.index
     added = [spec for key, spec in found.wants.items() if key not in existing]
     changed = {
         book.id: spec

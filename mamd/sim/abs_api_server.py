@@ -3,9 +3,9 @@ watcher and issue removal (abs-api.md §1, §2, §8, §9)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from mamd.sim.abs_auth import USER, require_admin, unauthorized
@@ -71,9 +71,8 @@ def not_found() -> web.Response:
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, text=json.dumps(data, separators=(",", ":")), content_type="application/json"
-    )
+    """Compact JSON, as the real server (Express) sends it; msgspec encodes large lists ten times faster."""
+    return web.Response(status=status, body=msgspec.json.encode(data), content_type="application/json")
 
 
 async def healthcheck(request: web.Request) -> web.Response:

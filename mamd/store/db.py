@@ -120,6 +120,16 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"database read failed: {exc}") from exc
 
+    async def fetch_tuples(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Like `fetchall`, as plain tuples: for reads of many thousand rows, where `Row` costs."""
+        reader = self._require(self._reader)
+        try:
+            async with reader.execute(sql, tuple(params)) as cursor:
+                cursor.row_factory = None  # None means plain tuples
+                return [tuple(row) for row in await cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise StoreError(f"database read failed: {exc}") from exc
+
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from mamd.domain.library import Book, SeriesEntry
 from mamd.store.db import Store
 
@@ -66,32 +68,46 @@ class LibraryItems:
 
     async def books(self) -> list[Book]:
         series: dict[str, list[SeriesEntry]] = {}
-        for row in await self._store.fetchall(
+        for item_id, name, sequence, series_id in await self._store.fetch_tuples(
             "SELECT item_id, name, sequence, series_id FROM library_series"
         ):
-            series.setdefault(row[0], []).append(SeriesEntry(row[1], row[2], row[3]))
-        rows = await self._store.fetchall(
+            series.setdefault(item_id, []).append(SeriesEntry(name, sequence, series_id))
+        rows = await self._store.fetch_tuples(
             "SELECT id, title, subtitle, authors, narrators, asin, isbn, path, rel_path, published_year, "
             "language, abridged, updated_at FROM library_items"
         )
         return [
             Book(
-                id=row[0],
-                title=row[1],
-                subtitle=row[2],
-                authors=tuple(json.loads(row[3])),
-                narrators=tuple(json.loads(row[4])),
-                asin=row[5],
-                isbn=row[6],
-                path=row[7],
-                rel_path=row[8],
-                published_year=row[9],
-                language=row[10],
-                abridged=bool(row[11]),
-                updated_at=row[12],
-                series=tuple(series.get(row[0], ())),
+                id=item_id,
+                title=title,
+                subtitle=subtitle,
+                authors=tuple(_names(authors)),
+                narrators=tuple(_names(narrators)),
+                asin=asin,
+                isbn=isbn,
+                path=path,
+                rel_path=rel_path,
+                published_year=year,
+                language=language,
+                abridged=bool(abridged),
+                updated_at=updated_at,
+                series=tuple(series.get(item_id, ())),
             )
-            for row in rows
+            for (
+                item_id,
+                title,
+                subtitle,
+                authors,
+                narrators,
+                asin,
+                isbn,
+                path,
+                rel_path,
+                year,
+                language,
+                abridged,
+                updated_at,
+            ) in rows
         ]
 
     async def counts(self) -> LibraryCounts:
@@ -116,6 +132,9 @@ class LibraryItems:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 (SYNC_STATE_KEY, json.dumps(state), now),
             )
+
+
+_names = msgspec.json.Decoder(list[str]).decode  # a list of names per row, 100,000 rows on a large library
 
 
 def _row(book: Book, now: float) -> tuple[Any, ...]:

@@ -12,10 +12,10 @@ import json
 import sys
 import time
 
-from tests.bench import daemon
+from tests.bench import daemon, library
 from tests.bench.figures import Figure
 
-SUITES = {"daemon": daemon.run}
+SUITES = {"daemon": daemon.run, "library": library.run}
 
 
 def main() -> int:
@@ -31,9 +31,12 @@ def main() -> int:
         figures.extend(SUITES[name](quick=args.quick))
     if not args.json:
         width = max(len(f.name) for f in figures)
-        print(f"{'figure':<{width}}  {'value':>10}  {'goal':<10}  ok")
+        print(f"{'figure':<{width}}  {'value':>10}  {'goal':<10}  ok   note")
         for figure in figures:
-            print(f"{figure.name:<{width}}  {figure.shown:>10}  {figure.goal_text:<10}  {figure.verdict}")
+            print(
+                f"{figure.name:<{width}}  {figure.shown:>10}  {figure.goal_text:<10}  {figure.verdict:<3}  "
+                f"{figure.note}".rstrip()
+            )
         print(f"({time.monotonic() - started:.0f} s{', quick' if args.quick else ''})")
     print(json.dumps({f.name: f.value for f in figures}))
     return 0

@@ -11,7 +11,7 @@ class Figure:
     name: str
     value: float
     goal: float | None = None  # the figure must be at most this
-    unit: str = ""
+    note: str = ""
 
     @property
     def shown(self) -> str:
