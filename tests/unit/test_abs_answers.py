@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
+from mamd.clients import audiobookshelf_wire as wire
 from mamd.clients.audiobookshelf import book_from_item, listed_from_row
 from mamd.domain.library import SeriesEntry
 
@@ -63,3 +67,31 @@ def test_a_list_row_keeps_the_flags_that_exclude_it() -> None:
     listed = listed_from_row(row)
     assert listed is not None
     assert (listed.updated_at, listed.is_missing, listed.usable, listed.title) == (0, True, False, "")
+
+
+SAMPLES = Path(__file__).parents[1] / "fixtures" / "abs-samples"
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "item_m4b_expanded.json",
+        "item_mp3_multipart_expanded.json",
+        "item_opf_expanded.json",
+        "item_metadata_json_coauthor_expanded.json",
+    ],
+)
+def test_the_fast_and_the_tolerant_readers_agree_on_real_items(sample: str) -> None:
+    raw = (SAMPLES / sample).read_bytes()
+    fast = wire.BATCH.decode(b'{"libraryItems": [' + raw + b"]}").libraryItems[0]
+    assert wire.to_book(fast) == book_from_item(json.loads(raw))
+    assert wire.to_listed(fast) == listed_from_row(json.loads(raw))
+
+
+def test_an_answer_with_odd_types_is_read_by_the_tolerant_reader() -> None:
+    odd = json.dumps({"libraryItems": [item(title=1984, authors=[{"name": "George Orwell"}])]}).encode()
+    with pytest.raises(msgspec.ValidationError):
+        wire.BATCH.decode(odd)
+    book = book_from_item(json.loads(odd)["libraryItems"][0])
+    assert book is not None
+    assert (book.title, book.authors) == ("1984", ("George Orwell",))
