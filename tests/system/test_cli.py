@@ -112,6 +112,9 @@ def test_demo_runs_end_to_end() -> None:
     result = mamd("demo", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Summary" in result.stdout
+    assert "11 books, 4 series, 4 authors" in result.stdout
+    assert "Mistborn #3 by Brandon Sanderson  (a gap in an owned series)" in result.stdout
+    assert "Warbreaker by Brandon Sanderson  (asked for in mamd.yaml)" in result.stdout
     assert "stopped in" in result.stdout
     assert "exit status 0" in result.stdout
 
