@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from mamd.clients.audiobookshelf import AudiobookshelfClient
 from mamd.clients.errors import NotFound, Unauthorized, Unavailable
 from mamd.config import load_config
 from mamd.jobs import discover, library_sync
@@ -21,8 +22,15 @@ from tests.support.configs import write_config
 
 
 class Env:
-    def __init__(self, sim: AbsSimulator, server: TestServer, runtime: Runtime, clock: InstantClock) -> None:
-        self.sim, self.server, self.runtime, self.clock = sim, server, runtime, clock
+    def __init__(
+        self,
+        sim: AbsSimulator,
+        server: TestServer,
+        runtime: Runtime,
+        clock: InstantClock,
+        session: aiohttp.ClientSession,
+    ) -> None:
+        self.sim, self.server, self.runtime, self.clock, self.session = sim, server, runtime, clock, session
 
     def context(self, job: str) -> JobContext:
         return JobContext(job, 0, "manual", self.clock, JobState(job))
@@ -57,7 +65,7 @@ async def make_env(tmp_path: Path, aiohttp_server: Any) -> AsyncIterator[Callabl
         session = aiohttp.ClientSession()
         runtime.connect(session)
         made.append((runtime, session))
-        return Env(sim, server, runtime, clock)
+        return Env(sim, server, runtime, clock, session)
 
     yield make
     for runtime, session in made:
@@ -384,3 +392,31 @@ async def test_discovery_is_stable_and_followed_names_become_search_intents(make
         "series": ["The Wheel of Time"],
         "narrator": ["Michael Kramer"],
     }
+
+
+async def test_a_request_that_times_out_mid_sync_is_retried_and_the_sync_completes(make_env: Any) -> None:
+    sim = AbsSimulator.generated(1500, seed=11)
+    env = await make_env(sim)
+    # the same client, with a timeout short enough for a test
+    env.runtime.audiobookshelf = AudiobookshelfClient.create(
+        env.session,
+        lambda: env.runtime.config.audiobookshelf,
+        on_state=lambda state, error: env.runtime.health.service("audiobookshelf", state, error),
+        sleep=env.clock.sleep,
+        timeout_s=0.5,
+    )
+    client = env.runtime.require_audiobookshelf()
+    original = client.items_page
+
+    async def last_page_then_hang(library_id: str, page: int, limit: int) -> Any:
+        answer = await original(library_id, page, limit)
+        if (page + 1) * limit >= answer.total:
+            sim.faults.hang_next(1, seconds=5)  # the first batch/get after the listing hangs
+        return answer
+
+    client.items_page = last_page_then_hang  # type: ignore[method-assign]
+    summary = await env.sync()
+    usable = {i.id for i in sim.library.items.values() if not (i.is_missing or i.is_invalid)}
+    assert summary["fetched"] == len(usable)
+    assert {b.id for b in await env.runtime.library.books()} == usable
+    assert env.clock.slept  # it backed off after the timeout

@@ -265,3 +265,15 @@ def test_no_wanted_book_is_ever_owned() -> None:
         index = OwnedIndex(library)
         assert found.wants
         assert not [w for w in found.wants.values() if index.owns(w)]
+
+
+def test_unicode_and_case_variants_of_an_author_are_one_author() -> None:
+    library = [book("Solaris", "Stanisław Lem"), book("The Cyberiad", "STANISLAW LEM")]
+    found = discover(
+        library,
+        series_gaps_wanted=False,
+        include_novellas=False,
+        manual=[ManualEntry("solaris", "Stanislaw Lem"), ManualEntry("Solaris", "lem, stanisław")],
+    )
+    assert found.wants == {}
+    assert len(found.owned) == 2
