@@ -15,13 +15,17 @@ from typing import Any
 import aiohttp
 
 from mamd.clients.audiobookshelf import AudiobookshelfClient
+from mamd.clients.qbittorrent import QbittorrentClient
 from mamd.clock import Clock, iso
 from mamd.config import Config, ConfigError, iter_secrets
 from mamd.health import Health
+from mamd.importing.scans import LibraryScans
+from mamd.importing.worker import Importer
 from mamd.logs import Redactor
 from mamd.schedule import AlreadyRunning, JobFn, JobState, Scheduler, UnknownJob
 from mamd.store import Events, Inbox, JobRuns, Store
 from mamd.store.library import LibraryItems
+from mamd.store.torrents import Torrents
 from mamd.store.wanted import Wanted
 from mamd.systemd import Notifier
 from mamd.tasks import TaskOwner
@@ -75,7 +79,11 @@ class Runtime:
         self.job_runs = JobRuns(self.store)
         self.library = LibraryItems(self.store)
         self.wanted = Wanted(self.store)
+        self.torrents = Torrents(self.store)
         self.audiobookshelf: AudiobookshelfClient | None = None
+        self.qbittorrent: QbittorrentClient | None = None
+        self.importer = Importer(self)
+        self.scans = LibraryScans(self)
         self.health = Health(clock)
         self.tasks = TaskOwner()
         self.started_at = clock.now()
@@ -102,6 +110,16 @@ class Runtime:
             sleep=self.clock.sleep,
             redact=self.redactor.text,
         )
+        self.qbittorrent = QbittorrentClient(
+            lambda: self.config.qbittorrent,
+            on_state=lambda state, error: self.health.service("qbittorrent", state, error),
+            redact=self.redactor.text,
+        )
+
+    def require_qbittorrent(self) -> QbittorrentClient:
+        if self.qbittorrent is None:
+            raise RuntimeError("the qBittorrent client is not connected")
+        return self.qbittorrent
 
     def require_audiobookshelf(self) -> AudiobookshelfClient:
         if self.audiobookshelf is None:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mamd.clock import Clock, iso
+from mamd.clock import Clock, iso, sleep_or_wake
 from mamd.logs import get_logger
 from mamd.store import Events, JobRuns, StoreError
 from mamd.tasks import TaskOwner
@@ -186,17 +186,7 @@ class Scheduler:
                 else:
                     waits.append(state.next_due_at - now)
             self._wake.clear()
-            await self._sleep(max(0.01, min(waits)))
-
-    async def _sleep(self, seconds: float) -> None:
-        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeper, waker):
-                task.cancel()
-            await asyncio.gather(sleeper, waker, return_exceptions=True)
+            await sleep_or_wake(self._clock, max(0.01, min(waits)), self._wake)
 
     def _start(self, name: str, trigger: str) -> None:
         state = self.states[name]

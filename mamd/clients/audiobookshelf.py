@@ -125,10 +125,17 @@ class AudiobookshelfClient:
 
     # -- items ----------------------------------------------------------------------------
 
-    async def items_page(self, library_id: str, page: int, limit: int) -> ItemsPage:
-        """One page of the items list, oldest first, so items added meanwhile land on later pages."""
+    async def items_page(
+        self, library_id: str, page: int, limit: int, newest_first: bool = False
+    ) -> ItemsPage:
+        """One page of the items list, oldest first, so items added meanwhile land on later pages.
+
+        `newest_first` reverses it: the way to find books a scan has just added (§8.2).
+        """
         path = f"/api/libraries/{library_id}/items"
         params = {"limit": str(limit), "page": str(page), "sort": "addedAt", "minified": "1"}
+        if newest_first:
+            params["desc"] = "1"
         reply = await self._upstream.request("GET", path, params=params, expect="bytes")
         fast = _decode(wire.ITEMS_PAGE, reply.body, path)
         if fast is not None:

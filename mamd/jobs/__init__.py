@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
-from mamd.jobs import discover, library_sync, retention
+from mamd.jobs import discover, library_sync, reconcile, retention
 from mamd.runtime import Runtime
 from mamd.schedule import JobFn
 
@@ -14,5 +14,6 @@ def build_jobs(runtime: Runtime) -> Mapping[str, JobFn]:
     return {
         "library_sync": partial(library_sync.run, runtime),
         "discover": partial(discover.run, runtime),
+        "reconcile": partial(reconcile.run, runtime),
         "retention": partial(retention.run, runtime),
     }

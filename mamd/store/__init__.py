@@ -2,7 +2,7 @@
 
 from mamd.store.db import Store, StoreError, StoreUnavailable
 from mamd.store.events import Event, Events
-from mamd.store.inbox import Accepted, Inbox
+from mamd.store.inbox import Accepted, Inbox, InboxEntry
 from mamd.store.jobruns import JobRun, JobRuns
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Event",
     "Events",
     "Inbox",
+    "InboxEntry",
     "JobRun",
     "JobRuns",
     "Store",

@@ -128,4 +128,33 @@ MIGRATIONS: tuple[Migration, ...] = (
         )
         """,
     ),
+    Migration(
+        3,
+        "torrents mamd knows: book metadata, import, seeding and tracker state",
+        """
+        CREATE TABLE torrents (
+            hash TEXT PRIMARY KEY CHECK (length(hash) = 40 AND hash NOT GLOB '*[^0-9a-f]*'),
+            name TEXT NOT NULL DEFAULT '',
+            wanted_id INTEGER REFERENCES wanted (id) ON DELETE SET NULL,
+            mam_id INTEGER,
+            meta TEXT,
+            state TEXT NOT NULL DEFAULT 'seen'
+                CHECK (state IN ('grabbed', 'seen', 'imported', 'ignored', 'failed')),
+            first_seen_at REAL NOT NULL,
+            last_seen_at REAL,
+            completed_at REAL,
+            imported_at REAL,
+            import_path TEXT,
+            abs_confirmed_at REAL,
+            scan_attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            qbt_state TEXT,
+            seeding_time_s INTEGER,
+            tracker_ok INTEGER,
+            tracker_message TEXT,
+            vanished_at REAL
+        );
+        CREATE INDEX torrents_awaiting_scan ON torrents (imported_at) WHERE abs_confirmed_at IS NULL
+        """,
+    ),
 )

@@ -126,6 +126,13 @@ class Wanted:
             )
             await db.executemany("DELETE FROM wanted WHERE id = ?", [(i,) for i in dropped])
 
+    async def set_state(self, wanted_id: int, state: str, reason: str | None, now: float) -> None:
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE wanted SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
+                (state, reason, now, wanted_id),
+            )
+
     async def follows(self) -> dict[str, list[str]]:
         rows = await self._store.fetchall("SELECT kind, name FROM follows ORDER BY kind, name")
         out: dict[str, list[str]] = {"author": [], "series": [], "narrator": []}

@@ -37,6 +37,7 @@ async def qbittorrent_hook(request: web.Request) -> web.Response:
         log.error("hook.not_stored", hash=torrent_hash, reason=str(exc))
         fail(503, f"the hook could not be stored ({exc}); the reconcile job will find the torrent later")
     runtime.counters["hooks_duplicate" if accepted.duplicate else "hooks_accepted"] += 1
+    runtime.importer.wake()
     log.info(
         "hook.accepted", hash=torrent_hash, inbox_id=accepted.id, duplicate=accepted.duplicate, **payload
     )

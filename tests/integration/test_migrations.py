@@ -53,6 +53,67 @@ ROWS: dict[str, dict[str, Any]] = {
         "last_error": None,
         "finished_at": None,
     },
+    "library_items": {
+        "id": "item-1",
+        "title": "The Final Empire",
+        "subtitle": None,
+        "authors": '["Brandon Sanderson"]',
+        "narrators": '["Michael Kramer"]',
+        "asin": "B002UZMLXM",
+        "isbn": None,
+        "path": "/srv/media/audiobooks/Brandon Sanderson/Mistborn/Book 1 - The Final Empire",
+        "rel_path": "Brandon Sanderson/Mistborn/Book 1 - The Final Empire",
+        "published_year": "2006",
+        "language": None,
+        "abridged": 0,
+        "updated_at": 1_795_304_157_849,
+        "synced_at": 1_800_000_006.0,
+    },
+    "library_series": {"item_id": "item-1", "name": "Mistborn", "sequence": "1", "series_id": "series-1"},
+    "wanted": {
+        "id": 17,
+        "key": "series|mistborn|3",
+        "reason": "series_gap",
+        "title": None,
+        "author": "Brandon Sanderson",
+        "series": "Mistborn",
+        "position": "3",
+        "asin": None,
+        "state": "wanted",
+        "state_reason": None,
+        "created_at": 1_800_000_007.0,
+        "updated_at": 1_800_000_007.0,
+        "next_search_at": 1_800_000_007.0,
+        "attempts": 0,
+    },
+    "follows": {
+        "kind": "author",
+        "name": "Joe Abercrombie",
+        "name_key": "joe abercrombie",
+        "created_at": 1_800_000_008.0,
+        "last_searched_at": None,
+    },
+    "torrents": {
+        "hash": "89abcdef0123456789abcdef0123456789abcdef",
+        "name": "Brandon Sanderson - The Hero of Ages",
+        "wanted_id": 17,
+        "mam_id": 1001,
+        "meta": '{"title": "The Hero of Ages", "source": "grab"}',
+        "state": "imported",
+        "first_seen_at": 1_800_000_009.0,
+        "last_seen_at": 1_800_000_010.0,
+        "completed_at": 1_800_000_010.0,
+        "imported_at": 1_800_000_011.0,
+        "import_path": "Brandon Sanderson/Mistborn/3 - The Hero of Ages",
+        "abs_confirmed_at": None,
+        "scan_attempts": 0,
+        "last_error": None,
+        "qbt_state": "stalledUP",
+        "seeding_time_s": 3600,
+        "tracker_ok": 1,
+        "tracker_message": None,
+        "vanished_at": None,
+    },
 }
 
 
@@ -129,8 +190,12 @@ def read_row(path: Path, table: str, row: dict[str, Any]) -> dict[str, Any] | No
     connection = sqlite3.connect(path)
     connection.row_factory = sqlite3.Row
     try:
-        key = "id" if "id" in row else "key"
-        found = connection.execute(f"SELECT * FROM {table} WHERE {key} = ?", (row[key],)).fetchone()
+        info = connection.execute(f"PRAGMA table_info({table})").fetchall()
+        keys = [name for _, name, _, _, _, pk in info if pk] or ["rowid"]
+        where = " AND ".join(f"{key} = ?" for key in keys)
+        found = connection.execute(
+            f"SELECT * FROM {table} WHERE {where}", tuple(row[k] for k in keys)
+        ).fetchone()
     finally:
         connection.close()
     if found is None:

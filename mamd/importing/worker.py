@@ -1,0 +1,238 @@
+"""The inbox worker: every completion hook (or reconcile finding) becomes an import, exactly once.
+
+The hook's payload is never trusted: the torrent is read again from qBittorrent. Torrents
+outside mamd's category and tags are recorded as ignored; incomplete ones are tried again
+with backoff; an import that cannot be done now (qBittorrent or the library unavailable)
+waits in the durable inbox, across restarts, until it can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mamd.clients.errors import UpstreamError
+from mamd.clients.qbittorrent import Torrent, TorrentFile
+from mamd.clock import sleep_or_wake
+from mamd.domain.book import BookMeta, abs_metadata, merge
+from mamd.domain.torrent_name import meta_from_name
+from mamd.importing.linker import ImportRefused, link_book
+from mamd.importing.plan import plan_import
+from mamd.importing.tags import meta_from_tags
+from mamd.logs import get_logger
+from mamd.store import InboxEntry, StoreError
+from mamd.store.torrents import TorrentRecord
+
+if TYPE_CHECKING:
+    from mamd.runtime import Runtime
+
+log = get_logger(__name__)
+
+BATCH = 50
+CONCURRENT_IMPORTS = 4
+RETRY_BASE_S = 5.0
+RETRY_MAX_S = 600.0
+INCOMPLETE_TRIES = 12  # then the reconcile job takes over once the torrent completes
+IDLE_WAKE_S = 60.0
+
+
+def backoff(attempts: int) -> float:
+    return float(min(RETRY_MAX_S, RETRY_BASE_S * 2 ** min(attempts, 16)))
+
+
+class Importer:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(CONCURRENT_IMPORTS)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        clock = self._runtime.clock
+        while True:
+            self._wake.clear()
+            wait = await self.process_due()
+            await sleep_or_wake(clock, min(IDLE_WAKE_S, wait), self._wake)
+
+    async def process_due(self) -> float:
+        """Import every entry that is due; the seconds until the next one is."""
+        runtime = self._runtime
+        if runtime.store.problem is not None or runtime.stopping:
+            return 5.0
+        now = runtime.clock.now()
+        try:
+            entries = await runtime.inbox.due(now, BATCH)
+        except StoreError:
+            return 5.0
+        if entries:
+            await asyncio.gather(*(self._guarded(entry) for entry in entries))
+            if len(entries) == BATCH:
+                return 0.0
+        try:
+            next_due = await runtime.inbox.next_due()
+        except StoreError:
+            return 5.0
+        return IDLE_WAKE_S if next_due is None else max(0.0, next_due - runtime.clock.now())
+
+    async def _guarded(self, entry: InboxEntry) -> None:
+        async with self._slots:
+            try:
+                await self._process(entry)
+            except StoreError as exc:
+                log.error("import.not_recorded", hash=entry.hash, reason=str(exc))
+            except Exception as exc:  # one odd torrent must not stop the others
+                log.exception("import.crashed", hash=entry.hash)
+                await self._retry(entry, f"unexpected {type(exc).__name__}: {exc}")
+
+    async def _retry(self, entry: InboxEntry, why: str) -> None:
+        at = self._runtime.clock.now() + backoff(entry.attempts)
+        await self._runtime.inbox.retry(entry.id, at, why)
+        log.info(
+            "import.later",
+            hash=entry.hash,
+            why=why,
+            attempts=entry.attempts + 1,
+            retry_in_s=round(at - self._runtime.clock.now()),
+        )
+
+    async def _process(self, entry: InboxEntry) -> None:
+        runtime = self._runtime
+        started = time.monotonic()
+        client = runtime.require_qbittorrent()
+        try:
+            torrent = await client.torrent(entry.hash)
+        except UpstreamError as exc:
+            await self._retry(entry, exc.message)
+            return
+        now = runtime.clock.now()
+        if torrent is None:
+            await runtime.inbox.finish(entry.id, "ignored", now, "qBittorrent does not know this torrent")
+            await runtime.events.add(
+                now,
+                "import.unknown_torrent",
+                f"a completion for {entry.hash} arrived, but qBittorrent does not know that torrent",
+                f"torrent:{entry.hash}",
+                source=entry.source,
+            )
+            return
+        settings = runtime.config.qbittorrent
+        if not torrent.belongs_to(settings.category, settings.tags):
+            await runtime.torrents.seen(entry.hash, torrent.name, now, state="ignored")
+            why = f"not in category {settings.category!r} and without the tags {list(settings.tags)}"
+            await runtime.inbox.finish(entry.id, "ignored", now, why)
+            log.info("import.ignored", hash=entry.hash, name=torrent.name, why=why)
+            return
+        record = await runtime.torrents.get(entry.hash)
+        if record is not None and record.imported_at is not None:
+            await runtime.inbox.finish(entry.id, "done", now, None)
+            log.info("import.already_done", hash=entry.hash, folder=record.import_path)
+            return
+        await runtime.torrents.seen(entry.hash, torrent.name, now)
+        if not torrent.complete:
+            await self._incomplete(entry, torrent)
+            return
+        try:
+            files = await client.files(entry.hash)
+        except UpstreamError as exc:
+            await self._retry(entry, exc.message)
+            return
+        await self._import(entry, torrent, files, record, started)
+
+    async def _incomplete(self, entry: InboxEntry, torrent: Torrent) -> None:
+        why = f"not complete yet ({torrent.progress:.0%}, {torrent.state})"
+        if entry.attempts + 1 >= INCOMPLETE_TRIES:
+            why += "; the reconcile job imports it once it completes"
+            await self._runtime.inbox.finish(entry.id, "failed", self._runtime.clock.now(), why)
+            log.info("import.waiting_for_completion", hash=entry.hash, why=why)
+        else:
+            await self._retry(entry, why)
+
+    async def _import(
+        self,
+        entry: InboxEntry,
+        torrent: Torrent,
+        files: list[TorrentFile],
+        record: TorrentRecord | None,
+        started: float,
+    ) -> None:
+        runtime = self._runtime
+        config = runtime.config
+        book = await self._book(record, torrent, files)
+        plan = plan_import(config.import_.layout, book, [f.name for f in files])
+        if config.dry_run:
+            now = runtime.clock.now()
+            await runtime.inbox.finish(entry.id, "done", now, "dry run: nothing linked")
+            await runtime.events.add(
+                now,
+                "import.would_link",
+                f"dry run: would import {book.label} into {plan.folder}",
+                f"torrent:{entry.hash}",
+            )
+            return
+        try:
+            result = await asyncio.to_thread(
+                link_book,
+                plan,
+                save_path=Path(torrent.save_path),
+                library=Path(config.audiobookshelf.path),
+                method=config.import_.method,
+                metadata=abs_metadata(book) if config.import_.write_metadata else None,
+                marker=entry.hash,
+            )
+        except ImportRefused as exc:
+            await self._refused(entry, book, exc)
+            return
+        now = runtime.clock.now()
+        await runtime.torrents.imported(entry.hash, book, str(plan.folder), now)
+        await runtime.inbox.finish(entry.id, "done", now, None)
+        if record is not None and record.wanted_id is not None:
+            await runtime.wanted.set_state(record.wanted_id, "importing", f"linked into {plan.folder}", now)
+        elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+        log.info(
+            "import.linked",
+            hash=entry.hash,
+            folder=str(plan.folder),
+            files=result.files,
+            outcome=result.outcome,
+            metadata_from=book.source,
+            ms=elapsed_ms,
+        )
+        verb = "found already in place" if result.outcome == "already" else f"{config.import_.method}ed"
+        await runtime.events.add(
+            now,
+            "import.linked",
+            f"imported {book.label} into {plan.folder} ({result.files} files {verb})",
+            f"torrent:{entry.hash}",
+            folder=str(plan.folder),
+            metadata_from=book.source,
+        )
+        runtime.scans.request()
+
+    async def _refused(self, entry: InboxEntry, book: BookMeta, refusal: ImportRefused) -> None:
+        runtime = self._runtime
+        now = runtime.clock.now()
+        message = f"cannot import {book.label}: {refusal}"
+        if refusal.retry:
+            if entry.attempts == 0:  # said once; the retries are in the log
+                await runtime.events.add(now, "import.blocked", message, f"torrent:{entry.hash}")
+            await self._retry(entry, str(refusal))
+            return
+        await runtime.inbox.finish(entry.id, "failed", now, str(refusal))
+        await runtime.torrents.failed(entry.hash, str(refusal))
+        await runtime.events.add(now, "import.failed", message, f"torrent:{entry.hash}")
+        log.warning("import.failed", hash=entry.hash, reason=str(refusal))
+
+    async def _book(
+        self, record: TorrentRecord | None, torrent: Torrent, files: list[TorrentFile]
+    ) -> BookMeta:
+        """What mamd grabbed it as; otherwise the files' tags, completed from the torrent's name."""
+        if record is not None and record.meta is not None and record.meta.source == "grab":
+            return record.meta
+        base = Path(torrent.save_path)
+        paths = [base / f.name for f in files]
+        tagged = await asyncio.to_thread(meta_from_tags, paths)
+        return merge(tagged, meta_from_name(torrent.name))

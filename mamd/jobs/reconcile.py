@@ -1,0 +1,128 @@
+"""The `reconcile` job: compare qBittorrent with what mamd knows, and catch what hooks missed.
+
+qBittorrent's completion program is fire-and-forget: when mamd was down or the program
+failed, the completion is simply lost, and a restart of qBittorrent does not run it again
+(qbittorrent.md §5.3–5.4). This job lists mamd's torrents, queues every complete one that
+was not imported, records each torrent's seeding time (for the account guard), and
+reports torrents that vanished or whose tracker fails — each once, when it changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mamd.clients.errors import UpstreamError
+from mamd.clients.qbittorrent import Torrent
+from mamd.logs import get_logger
+from mamd.runtime import Runtime
+from mamd.schedule import JobContext
+from mamd.store.torrents import Sighting, TorrentRecord
+
+log = get_logger(__name__)
+
+TRACKER_GRACE_S = 600  # a torrent this young may not have announced yet
+
+
+async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
+    client = runtime.require_qbittorrent()
+    settings = runtime.config.qbittorrent
+    await client.ensure_category(settings.category, settings.save_path)
+    await client.ensure_tags(settings.tags)
+    mine = await _mamds_torrents(runtime)
+    now = context.clock.now()
+    known = {record.hash: record for record in await runtime.torrents.all()}
+    await runtime.torrents.sightings(
+        [
+            Sighting(
+                t.hash, t.name, t.state, t.seeding_time, float(t.completion_on) if t.completion_on else None
+            )
+            for t in mine.values()
+        ],
+        now,
+    )
+    queued = 0
+    for torrent in mine.values():
+        record = known.get(torrent.hash)
+        if (
+            torrent.complete
+            and (record is None or record.state in ("seen", "grabbed"))
+            and not _imported(record)
+        ):
+            accepted = await runtime.inbox.add(torrent.hash, {"name": torrent.name}, "reconcile", now)
+            queued += 0 if accepted.duplicate else 1
+    if queued:
+        runtime.importer.wake()
+    vanished = [
+        record
+        for record in known.values()
+        if record.hash not in mine and record.vanished_at is None and record.state not in ("ignored",)
+    ]
+    if vanished:
+        await runtime.torrents.vanished([r.hash for r in vanished], now)
+        for record in vanished:
+            await runtime.events.add(
+                now,
+                "torrent.vanished",
+                f"{record.name or record.hash} is no longer in qBittorrent",
+                f"torrent:{record.hash}",
+                imported=record.imported_at is not None,
+            )
+    tracker_problems = await _check_trackers(runtime, mine, known, now)
+    return {
+        "torrents": len(mine),
+        "queued_for_import": queued,
+        "vanished": len(vanished),
+        "tracker_problems": tracker_problems,
+    }
+
+
+def _imported(record: TorrentRecord | None) -> bool:
+    return record is not None and record.imported_at is not None
+
+
+async def _mamds_torrents(runtime: Runtime) -> dict[str, Torrent]:
+    client = runtime.require_qbittorrent()
+    settings = runtime.config.qbittorrent
+    found = {t.hash: t for t in await client.torrents(category=settings.category)}
+    for tag in settings.tags:
+        found.update({t.hash: t for t in await client.torrents(tag=tag)})
+    return found
+
+
+async def _check_trackers(
+    runtime: Runtime, mine: Mapping[str, Torrent], known: Mapping[str, TorrentRecord], now: float
+) -> int:
+    """Ask for tracker details only where qBittorrent shows no working tracker; report changes once."""
+    client = runtime.require_qbittorrent()
+    problems = 0
+    for torrent in mine.values():
+        record = known.get(torrent.hash)
+        if torrent.tracker or now - torrent.added_on < TRACKER_GRACE_S:
+            if record is not None and record.tracker_ok is False:
+                await runtime.torrents.tracker(torrent.hash, True, None)
+                await runtime.events.add(
+                    now,
+                    "torrent.tracker_ok",
+                    f"{torrent.name}: the tracker works again",
+                    f"torrent:{torrent.hash}",
+                )
+            continue
+        try:
+            trackers = await client.trackers(torrent.hash)
+        except UpstreamError as exc:
+            log.warning("reconcile.trackers_unread", hash=torrent.hash, reason=exc.message)
+            continue
+        if any(t.working for t in trackers):
+            continue
+        problems += 1
+        message = "; ".join(f"{t.url}: {t.message or 'not working'}" for t in trackers) or "no tracker"
+        if record is None or record.tracker_ok is not False or record.tracker_message != message:
+            await runtime.torrents.tracker(torrent.hash, False, message)
+            await runtime.events.add(
+                now,
+                "torrent.tracker_error",
+                f"{torrent.name}: the tracker does not work ({message})",
+                f"torrent:{torrent.hash}",
+            )
+    return problems

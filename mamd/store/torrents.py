@@ -1,0 +1,162 @@
+"""The torrents mamd knows: what book each holds, whether it was imported, how it seeds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from mamd.clock import iso
+from mamd.domain.book import BookMeta
+from mamd.store.db import Store
+
+_COLUMNS = (
+    "hash, name, wanted_id, mam_id, meta, state, first_seen_at, last_seen_at, completed_at, imported_at, "
+    "import_path, abs_confirmed_at, scan_attempts, last_error, qbt_state, seeding_time_s, tracker_ok, "
+    "tracker_message, vanished_at"
+)
+
+
+@dataclass(frozen=True)
+class TorrentRecord:
+    hash: str
+    name: str
+    wanted_id: int | None
+    mam_id: int | None
+    meta: BookMeta | None
+    state: str
+    first_seen_at: float
+    last_seen_at: float | None
+    completed_at: float | None
+    imported_at: float | None
+    import_path: str | None
+    abs_confirmed_at: float | None
+    scan_attempts: int
+    last_error: str | None
+    qbt_state: str | None
+    seeding_time_s: int | None
+    tracker_ok: bool | None
+    tracker_message: str | None
+    vanished_at: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "hash": self.hash,
+            "name": self.name,
+            "wanted_id": self.wanted_id,
+            "book": self.meta.as_dict() if self.meta else None,
+            "state": self.state,
+            "imported_at": iso(self.imported_at),
+            "import_path": self.import_path,
+            "abs_confirmed_at": iso(self.abs_confirmed_at),
+            "qbt_state": self.qbt_state,
+            "seeding_time_s": self.seeding_time_s,
+            "tracker_ok": self.tracker_ok,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """What the reconcile job saw of one torrent in qBittorrent."""
+
+    hash: str
+    name: str
+    qbt_state: str
+    seeding_time_s: int
+    completed_at: float | None
+
+
+class Torrents:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get(self, torrent_hash: str) -> TorrentRecord | None:
+        row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM torrents WHERE hash = ?", (torrent_hash,))
+        return _record(row) if row else None
+
+    async def all(self) -> list[TorrentRecord]:
+        return [
+            _record(r) for r in await self._store.fetchall(f"SELECT {_COLUMNS} FROM torrents ORDER BY hash")
+        ]
+
+    async def seen(self, torrent_hash: str, name: str, now: float, state: str = "seen") -> None:
+        """Remember a torrent mamd has just met (a hook or reconcile), keeping what it knew."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                """
+                INSERT INTO torrents (hash, name, state, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (hash) DO UPDATE SET name = excluded.name, last_seen_at = excluded.last_seen_at,
+                    state = CASE WHEN torrents.state = 'seen' THEN excluded.state ELSE torrents.state END
+                """,
+                (torrent_hash, name, state, now, now),
+            )
+
+    async def imported(self, torrent_hash: str, book: BookMeta, path: str, now: float) -> None:
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE torrents SET state = 'imported', meta = ?, import_path = ?, imported_at = ?, "
+                "last_error = NULL WHERE hash = ?",
+                (json.dumps(book.as_dict()), path, now, torrent_hash),
+            )
+
+    async def failed(self, torrent_hash: str, error: str) -> None:
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE torrents SET state = 'failed', last_error = ? WHERE hash = ?", (error, torrent_hash)
+            )
+
+    async def awaiting_scan(self) -> list[TorrentRecord]:
+        """Imported, but not yet seen in Audiobookshelf."""
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM torrents WHERE imported_at IS NOT NULL AND abs_confirmed_at IS NULL "
+            "ORDER BY imported_at"
+        )
+        return [_record(r) for r in rows]
+
+    async def confirmed(self, hashes: Iterable[str], now: float) -> None:
+        async with self._store.transaction() as db:
+            await db.executemany(
+                "UPDATE torrents SET abs_confirmed_at = ? WHERE hash = ?", [(now, h) for h in hashes]
+            )
+
+    async def scan_missed(self, hashes: Iterable[str]) -> None:
+        async with self._store.transaction() as db:
+            await db.executemany(
+                "UPDATE torrents SET scan_attempts = scan_attempts + 1 WHERE hash = ?", [(h,) for h in hashes]
+            )
+
+    async def sightings(self, seen: Iterable[Sighting], now: float) -> None:
+        """Record what qBittorrent shows now (state, seeding time); a torrent seen again is not vanished."""
+        async with self._store.transaction() as db:
+            await db.executemany(
+                """
+                INSERT INTO torrents (hash, name, state, first_seen_at, last_seen_at, qbt_state,
+                    seeding_time_s, completed_at) VALUES (?, ?, 'seen', ?, ?, ?, ?, ?)
+                ON CONFLICT (hash) DO UPDATE SET name = excluded.name, last_seen_at = excluded.last_seen_at,
+                    qbt_state = excluded.qbt_state, seeding_time_s = excluded.seeding_time_s,
+                    completed_at = coalesce(torrents.completed_at, excluded.completed_at), vanished_at = NULL
+                """,
+                [(s.hash, s.name, now, now, s.qbt_state, s.seeding_time_s, s.completed_at) for s in seen],
+            )
+
+    async def tracker(self, torrent_hash: str, ok: bool, message: str | None) -> None:
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE torrents SET tracker_ok = ?, tracker_message = ? WHERE hash = ?",
+                (int(ok), message, torrent_hash),
+            )
+
+    async def vanished(self, hashes: Iterable[str], now: float) -> None:
+        async with self._store.transaction() as db:
+            await db.executemany(
+                "UPDATE torrents SET vanished_at = ? WHERE hash = ?", [(now, h) for h in hashes]
+            )
+
+
+def _record(row: Any) -> TorrentRecord:
+    values = list(row)
+    values[4] = BookMeta.from_dict(json.loads(values[4])) if values[4] else None
+    values[16] = None if values[16] is None else bool(values[16])
+    return TorrentRecord(*values)
