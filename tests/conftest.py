@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from mamd.runtime import Runtime
 from mamd.web import create_app
 from tests.support.clock import FakeClock
 from tests.support.configs import write_config
+from tests.support.qbittorrent import QbittorrentFactory, require_qbittorrent
 
 
 @pytest.fixture
@@ -53,3 +54,30 @@ async def runtime(config_file: Callable[..., Path], clock: FakeClock) -> AsyncIt
 async def client(runtime: Runtime, aiohttp_client: Any) -> TestClient[Any, Any]:
     client: TestClient[Any, Any] = await aiohttp_client(create_app(runtime))
     return client
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember on the test item whether its setup or body failed, for fixtures that dump diagnostics."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+@pytest.fixture
+def qbittorrent_nox(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[QbittorrentFactory]:
+    """Start real qbittorrent-nox instances: `qbittorrent_nox(autorun_program=...)` returns one, ready.
+
+    Skips without the binary (fails under CI); stops every instance by PID at the end and prints the end
+    of their logs when the test failed.
+    """
+    require_qbittorrent()
+    factory = QbittorrentFactory(tmp_path / "qbittorrent")
+    yield factory
+    factory.stop_all(dump_logs=request.node.stash.get(_FAILED, False))
