@@ -6,52 +6,16 @@ durations are the daemon's own `job.run` figures, memory is the daemon's peak RS
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tests.bench.figures import Figure
+from tests.support.abs_sim import abs_simulator
 from tests.support.configs import write_config
 from tests.support.daemon import DaemonProcess, wait_for
 
 ITEMS = 50_000
-SIM_KEY = "bench-abs-key"
-
-
-@contextlib.contextmanager
-def abs_simulator(items: int) -> Iterator[str]:
-    """`python -m mamd.sim.abs` serving a generated library; yields its address."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mamd.sim.abs", "--port", "0", "--api-key", SIM_KEY, "--items", str(items)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        line = ""
-        while time.monotonic() < deadline and not line.startswith("listening on "):
-            line = process.stdout.readline().strip()
-            if process.poll() is not None:
-                raise RuntimeError(f"the simulator exited: {line}")
-        if not line.startswith("listening on "):
-            raise RuntimeError("the simulator did not start within 60 s")
-        yield line.removeprefix("listening on ")
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -87,10 +51,13 @@ def wait_idle(daemon: DaemonProcess, job: str) -> None:
 
 def run(quick: bool) -> list[Figure]:
     items = 5_000 if quick else ITEMS
-    with abs_simulator(items) as address, tempfile.TemporaryDirectory() as folder:
+    with abs_simulator(items=items) as simulator, tempfile.TemporaryDirectory() as folder:
         config = write_config(
             Path(folder),
-            {"logging": {"level": "info"}, "audiobookshelf": {"url": address, "api_key": SIM_KEY}},
+            {
+                "logging": {"level": "info"},
+                "audiobookshelf": {"url": simulator.url, "api_key": simulator.api_key},
+            },
         )
         daemon = DaemonProcess(config).start()
         try:
