@@ -158,6 +158,7 @@ class Daemon:
                 group.create_task(self.reloader.watch(), name="config-watch"),
                 group.create_task(self._watch_database(runtime), name="database-watch"),
                 group.create_task(runtime.importer.run_forever(), name="importer"),
+                group.create_task(runtime.importer.prepare(), name="qbittorrent-prepare"),
                 group.create_task(runtime.scans.run_forever(), name="library-scans"),
             ]
             if self.notifier.watchdog_interval:

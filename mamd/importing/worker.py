@@ -51,6 +51,27 @@ class Importer:
     def wake(self) -> None:
         self._wake.set()
 
+    async def prepare(self) -> None:
+        """Make sure qBittorrent has mamd's category and tags, trying until it answers."""
+        runtime = self._runtime
+        settings = runtime.config.qbittorrent
+        attempt = 0
+        while True:
+            try:
+                created = await runtime.require_qbittorrent().ensure_category(
+                    settings.category, settings.save_path
+                )
+                await runtime.require_qbittorrent().ensure_tags(settings.tags)
+            except UpstreamError as exc:
+                attempt += 1
+                log.info("qbittorrent.not_prepared", reason=exc.message, retry_in_s=backoff(attempt))
+                await runtime.clock.sleep(backoff(attempt))
+                continue
+            log.info(
+                "qbittorrent.prepared", category=settings.category, created=created, tags=list(settings.tags)
+            )
+            return
+
     async def run_forever(self) -> None:
         clock = self._runtime.clock
         while True:

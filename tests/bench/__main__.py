@@ -12,10 +12,10 @@ import json
 import sys
 import time
 
-from tests.bench import daemon, library
+from tests.bench import daemon, imports, library
 from tests.bench.figures import Figure
 
-SUITES = {"daemon": daemon.run, "library": library.run}
+SUITES = {"daemon": daemon.run, "library": library.run, "imports": imports.run}
 
 
 def main() -> int:
