@@ -17,15 +17,28 @@ from pathlib import Path
 
 import aiohttp
 
+from mamd.demo import downloads
 from mamd.demo.daemon import DemoDaemon
 from mamd.demo.library import DemoAudiobookshelf, start_audiobookshelf, write_library
+from mamd.sim.qbittorrent import QbittorrentNox
 
 REASONS = {"series_gap": "a gap in an owned series", "manual": "asked for in mamd.yaml", "follow": "followed"}
 
 
+DOWNLOAD = "Brandon Sanderson - Mistborn 03 - The Hero of Ages"
+DOWNLOAD_FOLDER = "Brandon Sanderson/Mistborn/3 - The Hero of Ages"
+
+
 class Story:
-    def __init__(self, folder: Path, daemon: DemoDaemon, audiobookshelf: DemoAudiobookshelf) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        daemon: DemoDaemon,
+        audiobookshelf: DemoAudiobookshelf,
+        qbittorrent: QbittorrentNox | None,
+    ) -> None:
         self.folder, self.daemon, self.audiobookshelf = folder, daemon, audiobookshelf
+        self.qbittorrent = qbittorrent
         self.step = 0
 
     def say(self, text: str) -> None:
@@ -33,14 +46,21 @@ class Story:
         print(f"{self.step}. {text}", flush=True)
 
     def config_text(self) -> str:
-        folder, daemon = self.folder, self.daemon
+        folder, daemon, qbt = self.folder, self.daemon, self.qbittorrent
+        if qbt is not None:
+            qbittorrent = (
+                f"{{url: {qbt.url}, username: {qbt.username}, password: {qbt.password}, "
+                f"save_path: {qbt.save_path}}}"
+            )
+        else:
+            qbittorrent = f"{{save_path: {folder / 'torrents'}}}"
         return f"""\
 # written by `mamd demo`
 http: {{host: 127.0.0.1, port: {daemon.port}, api_key: {daemon.api_key}}}
 state: {{database: {folder / "state" / "mamd.db"}, backups: 2}}
 logging: {{level: info, format: json}}
 mam: {{session: demo-{secrets.token_hex(16)}}}
-qbittorrent: {{save_path: {folder / "torrents"}}}
+qbittorrent: {qbittorrent}
 audiobookshelf:
   url: {self.audiobookshelf.url}
   api_key: {self.audiobookshelf.simulator.api_key}
@@ -72,6 +92,48 @@ wanted:
         self.say(f"discover worked out what is wanted ({len(body['wanted'])} books):")
         for book in body["wanted"]:
             print(f"     - {book['label']}  ({REASONS.get(book['reason'], book['reason'])})")
+
+    async def download_finishes(self) -> None:
+        if self.qbittorrent is None:
+            print(
+                "   (The import step needs a real qBittorrent and qbittorrent-nox is not installed: "
+                f"{downloads.INSTALL_HINT}. A completion hook is sent by hand instead.)"
+            )
+            await self.completion_hook()
+            return
+        files = {f"{DOWNLOAD}/The Hero of Ages - Part {n}.mp3": 1_500_000 + n for n in (1, 2)}
+        started = asyncio.get_running_loop().time()
+        torrent_hash = await downloads.finish_download(
+            self.qbittorrent, self.folder / "staging", DOWNLOAD, files
+        )
+        self.say(
+            f"A download finishes in qBittorrent (pid {self.qbittorrent.pid}): {DOWNLOAD}. qBittorrent runs "
+            "`mamd hook %I`."
+        )
+        target = self.folder / "library" / DOWNLOAD_FOLDER
+
+        async def confirmed() -> bool:
+            _, body = await self.daemon.get("/api/v1/events?limit=1000")
+            return any(e["kind"] == "import.done" for e in body["events"])
+
+        await self.daemon.until("the import", confirmed)
+        elapsed = asyncio.get_running_loop().time() - started
+        seeding = self.qbittorrent.save_path / next(iter(files))
+        linked = target / Path(next(iter(files))).name
+        same = (
+            "the same inode as" if linked.stat().st_ino == seeding.stat().st_ino else "NOT the same file as"
+        )
+        print(
+            f"   mamd re-read it from qBittorrent, hardlinked it into library/{DOWNLOAD_FOLDER} ({same} the "
+            f"seeding file) and Audiobookshelf scanned it: {elapsed:.2f} s after the torrent was added "
+            f"(hash {torrent_hash[:12]}…)."
+        )
+        discovered_before = (await self.daemon.status())["jobs"]["discover"]["last_started_at"]
+        await self.daemon.run_job("library_sync")
+        await self.daemon.job_finished("discover", discovered_before)  # the sync asks for it
+        _, body = await self.daemon.get("/api/v1/wanted")
+        left = ", ".join(book["label"] for book in body["wanted"])
+        print(f"   After the next library_sync, Mistborn #3 is no longer wanted. Still wanted: {left}.")
 
     async def completion_hook(self) -> None:
         code, body = await self.daemon.post(
@@ -146,13 +208,20 @@ async def _demo(folder: Path, serve: bool) -> int:
     books = write_library(library)
     print(f"A demo Audiobookshelf library of {books} books is written to {library}.\n")
     audiobookshelf = await start_audiobookshelf(library)
+    qbittorrent: QbittorrentNox | None = None
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            story = Story(folder, DemoDaemon(folder, session), audiobookshelf)
+            daemon = DemoDaemon(folder, session)
+            if downloads.available():
+                qbittorrent = await downloads.start_qbittorrent(folder / "qbittorrent", daemon.config)
+                print(
+                    f"A real qbittorrent-nox runs on {qbittorrent.url} with its own profile in the folder.\n"
+                )
+            story = Story(folder, daemon, audiobookshelf, qbittorrent)
             try:
                 await story.start()
                 await story.library()
-                await story.completion_hook()
+                await story.download_finishes()
                 await story.hot_reload()
                 await story.retention()
                 if serve:
@@ -164,10 +233,13 @@ async def _demo(folder: Path, serve: bool) -> int:
             finally:
                 await story.daemon.kill()
     finally:
+        if qbittorrent is not None:
+            await asyncio.to_thread(qbittorrent.stop)
         await audiobookshelf.close()
+    imported = "imported a finished download, " if qbittorrent is not None else "stored a completion hook, "
     print(
-        "\nSummary: the daemon read the library and worked out the wanted books, stored a completion "
-        "hook, applied an edit, refused a broken one, ran a job and stopped cleanly."
+        "\nSummary: the daemon read the library and worked out the wanted books, "
+        f"{imported}applied an edit, refused a broken one, ran a job and stopped cleanly."
     )
     return 0 if code == 0 else 1
 

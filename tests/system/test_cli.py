@@ -115,6 +115,9 @@ def test_demo_runs_end_to_end() -> None:
     assert "11 books, 4 series, 4 authors" in result.stdout
     assert "Mistborn #3 by Brandon Sanderson  (a gap in an owned series)" in result.stdout
     assert "Warbreaker by Brandon Sanderson  (asked for in mamd.yaml)" in result.stdout
+    if shutil.which("qbittorrent-nox") or os.environ.get("CI"):
+        assert "the same inode as the seeding file" in result.stdout
+        assert "Mistborn #3 is no longer wanted" in result.stdout
     assert "stopped in" in result.stdout
     assert "exit status 0" in result.stdout
 
