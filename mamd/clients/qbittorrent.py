@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
+
+import qbittorrentapi
 
 from mamd.clients.errors import NotFound, Rejected, Unauthorized, Unavailable, UpstreamError
 from mamd.clients.upstream import StateReport
 from mamd.config.model import QbittorrentConfig
-
-if TYPE_CHECKING:
-    import qbittorrentapi
 
 SERVICE = "qbittorrent"
 T = TypeVar("T")
@@ -160,8 +159,8 @@ class QbittorrentClient:
 
     def _invoke(self, what: str, action: Callable[[qbittorrentapi.Client], T]) -> T:
         """Runs in the worker thread: build the client for the current settings, call, map errors."""
-        import qbittorrentapi  # imported here: it is large, and only the daemon's worker needs it
-
+        # qbittorrentapi is imported with this module, at start-up: importing it here, in the worker
+        # thread, held the interpreter lock for a tenth of a second while the daemon answered hooks
         settings = self._settings()
         password = settings.password.reveal() if settings.password else ""
         key = (settings.url, settings.username, password)

@@ -47,6 +47,10 @@ class Importer:
         self._runtime = runtime
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(CONCURRENT_IMPORTS)
+        # when qBittorrent is down, every entry waits together: one try per backoff step, not one per entry
+        self._paused_until = 0.0
+        self._outages = 0
+        self._lookup = asyncio.Lock()  # qBittorrent answers one call at a time anyway
 
     def wake(self) -> None:
         self._wake.set()
@@ -85,6 +89,8 @@ class Importer:
         if runtime.store.problem is not None or runtime.stopping:
             return 5.0
         now = runtime.clock.now()
+        if now < self._paused_until:
+            return self._paused_until - now
         try:
             entries = await runtime.inbox.due(now, BATCH)
         except StoreError:
@@ -97,7 +103,9 @@ class Importer:
             next_due = await runtime.inbox.next_due()
         except StoreError:
             return 5.0
-        return IDLE_WAKE_S if next_due is None else max(0.0, next_due - runtime.clock.now())
+        now = runtime.clock.now()
+        wait = IDLE_WAKE_S if next_due is None else max(0.0, next_due - now)
+        return max(wait, self._paused_until - now)
 
     async def _guarded(self, entry: InboxEntry) -> None:
         async with self._slots:
@@ -124,11 +132,17 @@ class Importer:
         runtime = self._runtime
         started = time.monotonic()
         client = runtime.require_qbittorrent()
-        try:
-            torrent = await client.torrent(entry.hash)
-        except UpstreamError as exc:
-            await self._retry(entry, exc.message)
-            return
+        async with self._lookup:
+            if runtime.clock.now() < self._paused_until:
+                return  # another entry just found qBittorrent unavailable; this one stays due
+            try:
+                torrent = await client.torrent(entry.hash)
+            except UpstreamError as exc:
+                self._outages += 1
+                self._paused_until = runtime.clock.now() + backoff(self._outages - 1)
+                await self._retry(entry, exc.message)
+                return
+            self._outages = 0
         now = runtime.clock.now()
         if torrent is None:
             await runtime.inbox.finish(entry.id, "ignored", now, "qBittorrent does not know this torrent")
