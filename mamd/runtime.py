@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from mamd.clients.audiobookshelf import AudiobookshelfClient
+from mamd.clients.mam import CookieStore, MamClient
 from mamd.clients.qbittorrent import QbittorrentClient
 from mamd.clock import Clock, iso
 from mamd.config import Config, ConfigError, iter_secrets
@@ -24,6 +25,8 @@ from mamd.importing.worker import Importer
 from mamd.logs import Redactor
 from mamd.schedule import AlreadyRunning, JobFn, JobState, Scheduler, UnknownJob
 from mamd.store import Events, Inbox, JobRuns, Store
+from mamd.store.account import AccountHistory
+from mamd.store.candidates import Candidates
 from mamd.store.library import LibraryItems
 from mamd.store.torrents import Torrents
 from mamd.store.wanted import Wanted
@@ -80,8 +83,11 @@ class Runtime:
         self.library = LibraryItems(self.store)
         self.wanted = Wanted(self.store)
         self.torrents = Torrents(self.store)
+        self.account = AccountHistory(self.store)
+        self.candidates = Candidates(self.store)
         self.audiobookshelf: AudiobookshelfClient | None = None
         self.qbittorrent: QbittorrentClient | None = None
+        self.mam: MamClient | None = None
         self.importer = Importer(self)
         self.scans = LibraryScans(self)
         self.health = Health(clock)
@@ -115,6 +121,31 @@ class Runtime:
             on_state=lambda state, error: self.health.service("qbittorrent", state, error),
             redact=self.redactor.text,
         )
+        self.mam = MamClient(
+            session,
+            lambda: self.config.mam,
+            CookieStore(self.account.cookie_state, self.account.save_cookie_state),
+            clock=self.clock,
+            on_state=lambda state, error: self.health.service("mam", state, error),
+            on_cookie=self.redactor.add,
+            on_rejected=self._mam_session_rejected,
+            redact=self.redactor.text,
+        )
+
+    async def _mam_session_rejected(self, reason: str) -> None:
+        """Said once per refused cookie: mamd sends nothing more to MAM until mam.session changes."""
+        await self.events.add(
+            self.clock.now(),
+            "mam.session_rejected",
+            f"MAM refused the session: {reason}. Nothing more is sent to MAM until mam.session is replaced "
+            "(edit the file; mamd picks it up within a second).",
+            "mam",
+        )
+
+    def require_mam(self) -> MamClient:
+        if self.mam is None:
+            raise RuntimeError("the MAM client is not connected")
+        return self.mam
 
     def require_qbittorrent(self) -> QbittorrentClient:
         if self.qbittorrent is None:

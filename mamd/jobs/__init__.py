@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
-from mamd.jobs import discover, library_sync, reconcile, retention
+from mamd.jobs import account, discover, library_sync, reconcile, retention, search
 from mamd.runtime import Runtime
 from mamd.schedule import JobFn
 
@@ -15,5 +15,7 @@ def build_jobs(runtime: Runtime) -> Mapping[str, JobFn]:
         "library_sync": partial(library_sync.run, runtime),
         "discover": partial(discover.run, runtime),
         "reconcile": partial(reconcile.run, runtime),
+        "search": partial(search.run, runtime),
+        "account": partial(account.run, runtime),
         "retention": partial(retention.run, runtime),
     }

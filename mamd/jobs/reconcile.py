@@ -44,6 +44,10 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     queued = 0
     for torrent in mine.values():
         record = known.get(torrent.hash)
+        if record is not None and record.wanted_id is not None and torrent.downloading:
+            await runtime.wanted.advance(
+                record.wanted_id, "grabbed", "downloading", f"{torrent.progress:.0%} in qBittorrent", now
+            )
         if (
             torrent.complete
             and (record is None or record.state in ("seen", "grabbed"))

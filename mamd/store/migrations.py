@@ -157,4 +157,31 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX torrents_awaiting_scan ON torrents (imported_at) WHERE abs_confirmed_at IS NULL
         """,
     ),
+    Migration(
+        4,
+        "candidate decisions per wanted book, account snapshots, grab times",
+        """
+        CREATE TABLE candidates (
+            wanted_id INTEGER NOT NULL REFERENCES wanted (id) ON DELETE CASCADE,
+            mam_id INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            authors TEXT NOT NULL DEFAULT '[]',
+            accepted INTEGER NOT NULL,
+            chosen INTEGER NOT NULL DEFAULT 0,
+            score REAL NOT NULL,
+            reasons TEXT NOT NULL DEFAULT '[]',
+            details TEXT NOT NULL DEFAULT '{}',
+            decided_at REAL NOT NULL,
+            PRIMARY KEY (wanted_id, mam_id)
+        );
+        CREATE TABLE account_snapshots (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX account_snapshots_by_time ON account_snapshots (at);
+        ALTER TABLE torrents ADD COLUMN grabbed_at REAL;
+        CREATE INDEX torrents_by_grab ON torrents (grabbed_at)
+        """,
+    ),
 )

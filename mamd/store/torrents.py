@@ -93,6 +93,31 @@ class Torrents:
                 (torrent_hash, name, state, now, now),
             )
 
+    async def grabbed(
+        self, torrent_hash: str, name: str, wanted_id: int | None, mam_id: int, book: BookMeta, now: float
+    ) -> None:
+        """Record a torrent mamd grabbed: what book it is for comes from the grab, not from its name."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                """
+                INSERT INTO torrents (hash, name, wanted_id, mam_id, meta, state, first_seen_at, grabbed_at)
+                VALUES (?, ?, ?, ?, ?, 'grabbed', ?, ?)
+                ON CONFLICT (hash) DO UPDATE SET wanted_id = excluded.wanted_id, mam_id = excluded.mam_id,
+                    meta = excluded.meta, grabbed_at = excluded.grabbed_at,
+                    state = CASE WHEN torrents.state IN ('seen', 'ignored') THEN 'grabbed'
+                        ELSE torrents.state END
+                """,
+                (torrent_hash, name, wanted_id, mam_id, json.dumps(book.as_dict()), now, now),
+            )
+
+    async def grabs_since(self, at: float) -> int:
+        row = await self._store.fetchone("SELECT count(*) FROM torrents WHERE grabbed_at >= ?", (at,))
+        return int(row[0]) if row else 0
+
+    async def by_mam_id(self, mam_id: int) -> TorrentRecord | None:
+        row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM torrents WHERE mam_id = ?", (mam_id,))
+        return _record(row) if row else None
+
     async def imported(self, torrent_hash: str, book: BookMeta, path: str, now: float) -> None:
         async with self._store.transaction() as db:
             await db.execute(

@@ -126,6 +126,35 @@ class Wanted:
             )
             await db.executemany("DELETE FROM wanted WHERE id = ?", [(i,) for i in dropped])
 
+    async def due_for_search(self, now: float, limit: int) -> list[WantedBook]:
+        """Books without a torrent whose next search is due, those waiting longest first."""
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM wanted WHERE state IN ('wanted', 'skipped', 'blocked', 'failed') "
+            "AND coalesce(next_search_at, 0) <= ? ORDER BY coalesce(next_search_at, 0), id LIMIT ?",
+            (now, limit),
+        )
+        return [_book(row) for row in rows]
+
+    async def searched(
+        self, wanted_id: int, state: str, reason: str | None, next_search_at: float | None, now: float
+    ) -> None:
+        """The outcome of a search: a new state, why, and when to look again."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE wanted SET state = ?, state_reason = ?, next_search_at = ?, updated_at = ?, "
+                "attempts = attempts + 1 WHERE id = ?",
+                (state, reason, next_search_at, now, wanted_id),
+            )
+
+    async def advance(self, wanted_id: int, was: str, state: str, reason: str | None, now: float) -> bool:
+        """Move a book from state `was` to `state`; False when it was in another state."""
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE wanted SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (state, reason, now, wanted_id, was),
+            )
+            return cursor.rowcount > 0
+
     async def set_state(self, wanted_id: int, state: str, reason: str | None, now: float) -> None:
         async with self._store.transaction() as db:
             await db.execute(
@@ -139,6 +168,21 @@ class Wanted:
         for row in rows:
             out[row[0]].append(row[1])
         return out
+
+    async def follows_due(self, searched_before: float) -> list[tuple[str, str]]:
+        """Followed names not searched since `searched_before`: (kind, name)."""
+        rows = await self._store.fetchall(
+            "SELECT kind, name FROM follows WHERE coalesce(last_searched_at, 0) < ? ORDER BY kind, name",
+            (searched_before,),
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def follow_searched(self, kind: str, name: str, now: float) -> None:
+        key = series_key(name) if kind == "series" else name_key(name)
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE follows SET last_searched_at = ? WHERE kind = ? AND name_key = ?", (now, kind, key)
+            )
 
     async def set_follows(self, wanted: Mapping[str, Iterable[str]], now: float) -> tuple[int, int]:
         """Make the stored follows exactly `wanted` (kind → names); returns (added, removed)."""

@@ -88,5 +88,10 @@ async def wanted_one(request: web.Request) -> web.Response:
     if book is None:
         fail(404, f"no wanted book has id {text}")
     history = await runtime.events.about(f"wanted:{book.id}", EVENTS_PER_BOOK)
-    body = {"wanted": book.as_dict(), "events": [event.as_dict() for event in history]}
+    candidates = await runtime.candidates.of(book.id)
+    body = {
+        "wanted": book.as_dict(),
+        "candidates": [candidate.as_dict() for candidate in candidates],
+        "events": [event.as_dict() for event in history],
+    }
     return web.json_response(runtime.redactor.value(body))

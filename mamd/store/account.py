@@ -1,0 +1,71 @@
+"""MAM account snapshots over time, and the session cookie as MAM last rotated it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mamd.domain.account import AccountSnapshot, Counter
+from mamd.store.db import Store
+
+COOKIE_KEY = "mam.session"
+
+
+def _snapshot(at: float, data: dict[str, Any]) -> AccountSnapshot:
+    counters = {
+        k: Counter(v["count"], v.get("limit"), v.get("size")) for k, v in data.get("counters", {}).items()
+    }
+    ratio = data.get("ratio")
+    return AccountSnapshot(
+        at=at,
+        classname=data.get("classname"),
+        ratio=float("inf") if data.get("ratio_infinite") else ratio,
+        uploaded=data.get("uploaded"),
+        downloaded=data.get("downloaded"),
+        seedbonus=data.get("seedbonus"),
+        wedges=data.get("wedges"),
+        vip_until=data.get("vip_until"),
+        counters=counters,
+    )
+
+
+class AccountHistory:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def add(self, snapshot: AccountSnapshot) -> None:
+        data = snapshot.as_dict()
+        data["ratio_infinite"] = snapshot.ratio == float("inf")
+        async with self._store.transaction() as db:
+            await db.execute(
+                "INSERT INTO account_snapshots (at, data) VALUES (?, ?)", (snapshot.at, json.dumps(data))
+            )
+
+    async def latest(self) -> AccountSnapshot | None:
+        row = await self._store.fetchone(
+            "SELECT at, data FROM account_snapshots ORDER BY at DESC, id DESC LIMIT 1"
+        )
+        return _snapshot(row[0], json.loads(row[1])) if row else None
+
+    async def since(self, at: float) -> list[AccountSnapshot]:
+        rows = await self._store.fetchall(
+            "SELECT at, data FROM account_snapshots WHERE at >= ? ORDER BY at", (at,)
+        )
+        return [_snapshot(r[0], json.loads(r[1])) for r in rows]
+
+    async def prune(self, before: float) -> int:
+        async with self._store.transaction() as db:
+            cursor = await db.execute("DELETE FROM account_snapshots WHERE at < ?", (before,))
+            return cursor.rowcount
+
+    async def cookie_state(self) -> dict[str, Any]:
+        row = await self._store.fetchone("SELECT value FROM meta WHERE key = ?", (COOKIE_KEY,))
+        return dict(json.loads(row[0])) if row else {}
+
+    async def save_cookie_state(self, state: dict[str, Any]) -> None:
+        async with self._store.transaction() as db:
+            await db.execute(
+                "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (COOKIE_KEY, json.dumps(state), state.get("rotated_at") or 0),
+            )
