@@ -1,10 +1,11 @@
 """May mamd grab now? The budgets checked before every grab, whatever the rules chose.
 
 `grabs_per_day`, `active_downloads`, free space on the save path, MAM's unsatisfied
-budget (`unsat.limit − unsat.count − limits.unsatisfied_reserve`, mam-api.md §5.5), and,
-for a torrent that is not freeleech, the ratio it would leave: `uploaded / (downloaded +
-size)` against `ratio.floor`. Without an account snapshot only freeleech may be grabbed;
-a snapshot without the unsatisfied counters blocks everything (fail closed, §5.4).
+budget (`unsat.limit − unsat.count − limits.unsatisfied_reserve`, mam-api.md §5.5), no
+hit-and-run on the account, and, for a torrent that is not freeleech, the ratio it would
+leave: `uploaded / (downloaded + size)` against `ratio.floor`. Without an account snapshot
+only freeleech may be grabbed; a snapshot without the unsatisfied counters blocks
+everything (fail closed, §5.4).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def blocked(decision: Decision, facts: BudgetFacts, limits: LimitsConfig, ratio:
     unsat = snapshot.unsat
     if unsat is None or unsat.limit is None:
         return "MAM's unsatisfied count and limit are unknown: nothing is grabbed until they are read"
+    hit_and_run = sum(snapshot.count(key) or 0 for key in ("seedHnr", "inactHnr"))
+    if hit_and_run:
+        return f"{hit_and_run} hit-and-run torrents on MAM: nothing is grabbed until they are seeded"
     room = unsat.limit - unsat.count - limits.unsatisfied_reserve
     if room <= 0:
         return (

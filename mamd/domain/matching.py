@@ -10,12 +10,13 @@ of positions (`01-03`) holds the book among others: a bundle, which the rules ma
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from mamd.domain.normalize import name_key, series_key, split_names, title_key, title_keys
+from mamd.domain.normalize import name_key, series_key, split_names, title_key
 from mamd.domain.release import Release
 from mamd.domain.sequence import format_position, parse_sequence
 
@@ -28,6 +29,14 @@ _BUNDLE_WORDS = re.compile(
     re.IGNORECASE,
 )
 _NOVEL_SUFFIX = re.compile(r"[:,-]\s*(a|an)\s+[\w' ]*novel\s*$", re.IGNORECASE)
+_NUMBERED_HEAD = re.compile(r"\s(?:book |bk |vol |volume |#)?\d+(?:\.\d+)?$")
+_SUBTITLE = re.compile(r"\s*:\s*|\s+[-–—]\s+")
+_LABEL_SUBTITLE = re.compile(
+    r"^\s*(?:(?:a|an)\s+[\w' ]{0,40}?(?:novel|novella|thriller|mystery|memoir|story|romance)"
+    r"|(?:book|bk|volume|vol\.?|part|#)\s*[\w.]+(?:\s+(?:of|in)\s+.*)?"
+    r"|(?:un)?abridged)\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -55,40 +64,95 @@ def _no(*reasons: str) -> Match:
     return Match(False, False, reasons)
 
 
-@lru_cache(maxsize=65536)
-def release_title_keys(title: str, series: tuple[str, ...]) -> frozenset[str]:
-    """The forms a release title may give the book's title in."""
-    keys = set(title_keys(title))
-    bare = _NOVEL_SUFFIX.sub("", _BRACKETS.sub(" ", title)).strip()
-    keys |= title_keys(bare)
-    for name in series:  # "Mistborn 3: The Hero of Ages", "Mistborn, Book 3 - The Hero of Ages"
+def strip_series_prefix(title: str, series: Iterable[str]) -> str:
+    """`Mistborn 3: The Hero of Ages`, `Mistborn, Book 3 - The Hero of Ages` → `The Hero of Ages`."""
+    for name in series:
         prefix = re.compile(
             rf"^\s*{re.escape(name)}\s*[,:]?\s*(?:(?:book|bk|vol\.?|volume|#)\s*)?[\d.]*\s*[:\-–—]\s*",
             re.IGNORECASE,
         )
-        stripped = prefix.sub("", bare)
-        if stripped != bare:
-            keys |= title_keys(stripped)
-    return frozenset(k for k in keys if k)
+        stripped = prefix.sub("", title)
+        if stripped != title and stripped.strip():
+            return stripped
+    return title
 
 
-def _title(want: str, release: Release) -> str | None:
+def _split_subtitle(title: str) -> tuple[str, str, str]:
+    found = _SUBTITLE.search(title)
+    if found is None:
+        return title, "", ""
+    return title[: found.start()], found.group(), title[found.end() :]
+
+
+def _subtitle_is_a_label(subtitle: str, series_keys: frozenset[str]) -> bool:
+    """`A Novel`, `Book Two of the Stormlight Archive`, `The Stormlight Archive, Book 1`: not a title."""
+    if _LABEL_SUBTITLE.match(subtitle):
+        return True
+    key = title_key(subtitle)
+    return any(name and name in key for name in series_keys)
+
+
+@lru_cache(maxsize=65536)
+def title_forms(title: str, series: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """The forms a title is written in: (whole forms, main parts of titles with a real subtitle).
+
+    Whole forms are the title itself, without bracketed notes or a `A … Novel` label, without
+    a series prefix, and without a subtitle that only labels it (`: Book 2 of the Saga` keeps
+    its number: `Mistborn: Book 1` is not `Mistborn: Book 2`). A title with a real subtitle
+    (`Sapiens: A Brief History of Humankind`) also has its main part, which may only meet a
+    whole form: two different subtitles under one main part (`Mistborn: The Final Empire`,
+    `Mistborn: The Well of Ascension`) are two books.
+    """
+    series_keys = frozenset(series_key(name) for name in series)
+    bare = _NOVEL_SUFFIX.sub("", _BRACKETS.sub(" ", title)).strip() or title
+    variants = {title, bare, strip_series_prefix(bare, series)}
+    whole: set[str] = set()
+    main: set[str] = set()
+    for variant in variants:
+        whole.add(title_key(variant))
+        head, separator, subtitle = _split_subtitle(variant)
+        if not separator:
+            continue
+        head_key = title_key(head)
+        if _NUMBERED_HEAD.search(head_key):
+            main.add(title_key(subtitle))  # `Mistborn 3 - The Hero of Ages`: a series and its place
+        if not head_key or head_key in series_keys:
+            continue  # `Mistborn: …` says which series, not which book
+        if _subtitle_is_a_label(subtitle, series_keys):
+            numbers = _DIGITS.findall(title_key(subtitle))
+            whole.add(f"{head_key} #{'.'.join(numbers)}" if numbers else head_key)
+            if numbers:
+                main.add(head_key)
+        else:
+            main.add(head_key)
+    whole.discard("")
+    return frozenset(whole), frozenset(main - whole)
+
+
+def release_title_keys(title: str, series: tuple[str, ...]) -> frozenset[str]:
+    """Every form a release title may give the book's title in."""
+    whole, main = title_forms(title, series)
+    return whole | main
+
+
+def _title(want: Want, release: Release) -> str | None:
     """ "exact", "close", or None."""
-    wanted = title_keys(want)
-    found = release_title_keys(release.title, tuple(s.name for s in release.series))
-    if wanted & found:
+    names = tuple(s.name for s in release.series)
+    wanted, wanted_main = title_forms(want.title or "", (*names, *((want.series,) if want.series else ())))
+    found, found_main = title_forms(release.title, (*names, *((want.series,) if want.series else ())))
+    if wanted & found or wanted & found_main or wanted_main & found:
         return "exact"
-    main = title_key(want)
-    if len(main) < 8:
-        return None
-    for key in found:
-        same_numbers = _DIGITS.findall(main) == _DIGITS.findall(key)
-        if (
-            same_numbers
-            and abs(len(key) - len(main)) <= 3
-            and SequenceMatcher(None, main, key).ratio() >= CLOSE_TITLE
-        ):
-            return "close"
+    for main in wanted:
+        if len(main) < 8:
+            continue
+        for key in found:
+            same_numbers = _DIGITS.findall(main) == _DIGITS.findall(key)
+            if (
+                same_numbers
+                and abs(len(key) - len(main)) <= 3
+                and SequenceMatcher(None, main, key).ratio() >= CLOSE_TITLE
+            ):
+                return "close"
     return None
 
 
@@ -156,8 +220,11 @@ def match(want: Want, release: Release) -> Match:
                 series_state = "bundle"
             elif series_state is None:
                 series_state = f"it is {tag.name} #{tag.number or '?'}, not #{format_position(single)}"
-    title = _title(want.title, release) if want.title else None
-    bundle_words = bool(_BUNDLE_WORDS.search(release.title))
+    title = _title(want, release) if want.title else None
+    # "Omnibus", "Books 1-3": several books, unless the wanted title says so itself
+    bundle_words = bool(_BUNDLE_WORDS.search(release.title)) and not (
+        want.title and _BUNDLE_WORDS.search(want.title)
+    )
 
     if series_state not in (None, "same", "bundle"):
         return _no(*reasons, str(series_state))
@@ -171,7 +238,7 @@ def match(want: Want, release: Release) -> Match:
             return _no(*reasons, f"it lists no {want.series} #{want.position}: the book cannot be told")
     if series_state == "same":
         reasons.append(f"{want.series} #{format_position(single or Decimal(0))}")
-    bundle = series_state == "bundle" or (bundle_words and series_state != "same" and title != "exact")
+    bundle = series_state == "bundle" or bundle_words
     if bundle:
         reasons.append("holds several books")
     return Match(True, bundle, tuple(reasons))

@@ -133,6 +133,9 @@ def series_key(name: str) -> str:
     return title_key(name)
 
 
+_SURNAME_PARTICLES = frozenset(
+    {"le", "la", "de", "du", "da", "di", "del", "van", "von", "der", "den", "st", "st."}
+)
 _NAME_SEPARATORS = re.compile(r"\s*(?:;|&|\band\b|,)\s*", re.IGNORECASE)
 
 
@@ -143,6 +146,8 @@ def split_names(text: str) -> list[str]:
         return []
     last, comma, first = text.partition(",")
     one_person = comma and "," not in first and "&" not in text and " and " not in text.lower()
-    if one_person and len(last.split()) == 1 and len(first.split()) <= 4:
+    surname = last.split()
+    particle = len(surname) == 2 and surname[0].casefold() in _SURNAME_PARTICLES  # "Le Guin, Ursula K."
+    if one_person and (len(surname) == 1 or particle) and len(first.split()) <= 4:
         return [text]
     return [part for part in _NAME_SEPARATORS.split(text) if part]

@@ -24,7 +24,7 @@ from mamd.domain.account import AccountSnapshot
 from mamd.domain.book import BookMeta
 from mamd.domain.budget import BudgetFacts, blocked
 from mamd.domain.discovery import OwnedIndex, WantSpec, series_want_key, title_want_key
-from mamd.domain.matching import Want, release_title_keys
+from mamd.domain.matching import Want, strip_series_prefix
 from mamd.domain.normalize import name_key, series_key, split_names
 from mamd.domain.release import Release
 from mamd.domain.rules import AccountView, Choice, Decision, choose
@@ -223,8 +223,7 @@ async def _owned_now(runtime: Runtime, book: WantedBook) -> bool:
 
 def book_meta(book: WantedBook, want: Want, release: Release) -> BookMeta:
     """What the grabbed torrent holds, for the importer: the wanted book, completed from the release."""
-    keys = release_title_keys(release.title, tuple(s.name for s in release.series))
-    title = book.title or _clean_title(release, keys)
+    title = book.title or _clean_title(release)
     series_tag = next(
         (s for s in release.series if book.series and series_key(s.name) == series_key(book.series)), None
     )
@@ -240,13 +239,10 @@ def book_meta(book: WantedBook, want: Want, release: Release) -> BookMeta:
     )
 
 
-def _clean_title(release: Release, keys: frozenset[str]) -> str:
+def _clean_title(release: Release) -> str:
     """A release title without its series prefix or edition notes, for a book wanted by position."""
     title = re.sub(r"[\(\[][^\(\)\[\]]*[\)\]]", " ", release.title).strip()
-    for tag in release.series:
-        title = re.sub(
-            rf"^\s*{re.escape(tag.name)}\s*[,:]?\s*(?:book|#)?\s*[\d.]*\s*[:\-–—]\s*", "", title, flags=re.I
-        )
+    title = strip_series_prefix(title, (tag.name for tag in release.series))
     return re.sub(r"\s+", " ", title).strip() or release.title
 
 
@@ -379,7 +375,7 @@ def _followed_book(
     if position is not None and position.single is not None and position.single % 1 and not novellas:
         return None
     author = release.authors[0]
-    title = _clean_title(release, frozenset())
+    title = _clean_title(release)
     if tag is not None and position is not None and position.single is not None:
         shown = format_position(position.single)
         return WantSpec(
