@@ -1,0 +1,41 @@
+"""The live state of one simulated MAM server, held by its aiohttp app under one typed key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from mamd.sim.mam_account import Account
+from mamd.sim.mam_downloads import Downloads
+from mamd.sim.mam_faults import Faults
+from mamd.sim.mam_requests import RequestLog
+from mamd.sim.mam_rows import Row
+from mamd.sim.mam_seedbox import Seedbox
+from mamd.sim.mam_session import Session
+from mamd.sim.mam_store import Store
+
+
+@dataclass
+class MamState:
+    rows: dict[int, Row]
+    session: Session
+    account: Account
+    faults: Faults
+    requests: RequestLog
+    downloads: Downloads
+    store: Store
+    seedbox: Seedbox
+    clock: Callable[[], float]  # wall time: `added` dates, VIP expiry, the seedbox's hourly limit
+    monotonic: Callable[[], float]  # the download limiter and the request log
+    old_unsat_shape: bool = False
+    string_start_number: bool = True
+    announces: int = 0
+
+
+STATE = web.AppKey("mam_state", MamState)
+
+
+def state_of(request: web.Request) -> MamState:
+    return request.app[STATE]
