@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -37,6 +37,8 @@ SERVICE = "mam"
 SEARCH_PATH = "/tor/js/loadSearchJSONbasic.php"
 NOTHING = "Nothing returned, out of"
 FAILURES_BEFORE_PAUSE = 5
+LONGEST_WAIT_S = 120.0  # a longer wait for MAM's permission is not slept through: the request fails
+RETRY = RetryPolicy(attempts=2, base_s=5.0, max_s=30.0, max_retry_after_s=LONGEST_WAIT_S)
 PAUSE_S = (300.0, 600.0, 1200.0, 2400.0, 3600.0)
 # MAM's language ids (§3.2) by the codes rows carry in `lang_code`; a code not listed here is
 # not filtered by MAM, only by mamd
@@ -123,7 +125,9 @@ class MamClient:
         self._state: dict[str, Any] | None = None
         self._rejected: str | None = None  # the cookie MAM refused; nothing is sent while it is current
         self._last: dict[str, float] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._not_before: dict[str, float] = {}  # a 429's Retry-After, per kind
+        self._locks: dict[str, asyncio.Lock] = {}  # one per kind: its requests wait their turn in order
+        self._sending = asyncio.Lock()
         self._failures = 0
         self._paused_until = 0.0
         self.requests: list[tuple[str, float]] = []  # (kind, time) of every request sent, for /status
@@ -132,7 +136,7 @@ class MamClient:
             service=SERVICE,
             base_url=lambda: settings().base_url,
             timeout_s=timeout_s,
-            retry=RetryPolicy(attempts=2, base_s=5.0, max_s=30.0, max_retry_after_s=120.0),
+            retry=RETRY,
             sleep=clock.sleep,
             on_state=on_state,
             explain_unauthorized=lambda status: (
@@ -149,6 +153,8 @@ class MamClient:
         configured = self._settings().session.reveal()
         if self._state is None:
             self._state = await self._cookies.load()
+            if self._state.get("current"):
+                self._on_cookie(str(self._state["current"]))  # a rotated value from before a restart
         if self._state.get("configured") != fingerprint(configured):
             self._state = {"configured": fingerprint(configured), "current": configured}
             self._rejected = None
@@ -176,7 +182,46 @@ class MamClient:
         headers: Mapping[str, str] | None = None,
         expect: str = "json",
     ) -> Reply:
-        cookie = await self.cookie()
+        lock = self._locks.setdefault(kind, asyncio.Lock())
+        async with lock:
+            spacing = self._spacing if self._spacing is not None else self._settings().search_interval.seconds
+            self._check_may_send(await self.cookie())
+            await self._wait_turn(kind, spacing)
+            # one request in flight at a time: each carries the cookie the previous answer rotated to
+            async with self._sending:
+                cookie = await self.cookie()
+                self._check_may_send(cookie)
+                self._last[kind] = self._clock.now()
+                self.requests.append((kind, self._last[kind]))
+                del self.requests[:-1000]
+                try:
+                    reply = await self._upstream.request(
+                        method,
+                        path,
+                        params=params,
+                        data=data,
+                        headers={"Cookie": f"mam_id={cookie}", **(headers or {})},
+                        expect="bytes",
+                        retry=replace(RETRY, min_wait_s=spacing),  # a retry is spaced like any request
+                    )
+                    self._last[kind] = self._clock.now()
+                    await self._rotate(reply)
+                    self._check_logged_in(reply, expect)
+                except Unauthorized as exc:
+                    await self._refused(cookie, exc)
+                    raise
+                except Throttled as exc:
+                    self._last[kind] = self._clock.now()
+                    self._not_before[kind] = self._last[kind] + (exc.retry_after or 0.0)
+                    raise
+                except Unavailable:
+                    self._last[kind] = self._clock.now()
+                    self._failed()
+                    raise
+        self._failures = 0
+        return reply
+
+    def _check_may_send(self, cookie: str) -> None:
         if self._rejected is not None and self._rejected == cookie:
             raise Unauthorized(
                 SERVICE, "the session was refused; waiting for a new mam.session (nothing sent)"
@@ -184,39 +229,15 @@ class MamClient:
         now = self._clock.now()
         if now < self._paused_until:
             raise Unavailable(SERVICE, f"paused for {self._paused_until - now:.0f} s after repeated failures")
-        lock = self._locks.setdefault(kind, asyncio.Lock())
-        async with lock:
-            spacing = self._spacing if self._spacing is not None else self._settings().search_interval.seconds
-            wait = self._last.get(kind, float("-inf")) + spacing - self._clock.now()
-            if wait > 0:
-                await self._clock.sleep(wait)
-            self._last[kind] = self._clock.now()
-            self.requests.append((kind, self._last[kind]))
-            del self.requests[:-1000]
-            try:
-                reply = await self._upstream.request(
-                    method,
-                    path,
-                    params=params,
-                    data=data,
-                    headers={"Cookie": f"mam_id={cookie}", **(headers or {})},
-                    expect="bytes",
-                )
-                self._last[kind] = self._clock.now()
-                await self._rotate(reply)
-                self._check_logged_in(reply, expect)
-            except Unauthorized as exc:
-                await self._refused(cookie, exc)
-                raise
-            except Throttled:
-                self._last[kind] = self._clock.now()
-                raise
-            except Unavailable:
-                self._last[kind] = self._clock.now()
-                self._failed()
-                raise
-        self._failures = 0
-        return reply
+
+    async def _wait_turn(self, kind: str, spacing: float) -> None:
+        """Wait until `spacing` has passed since the last request of this kind, and any Retry-After."""
+        now = self._clock.now()
+        turn = max(self._last.get(kind, float("-inf")) + spacing, self._not_before.get(kind, float("-inf")))
+        if turn - now > LONGEST_WAIT_S:
+            raise Throttled(SERVICE, f"MAM asked for a pause: {turn - now:.0f} s left", turn - now)
+        if turn > now:
+            await self._clock.sleep(turn - now)
 
     def _check_logged_in(self, reply: Reply, expect: str) -> None:
         body = reply.body.lstrip()

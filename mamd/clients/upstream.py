@@ -33,6 +33,7 @@ class RetryPolicy:
     base_s: float = 0.5  # wait before the second try; doubles each time …
     max_s: float = 8.0  # … up to this
     max_retry_after_s: float = 60.0  # a longer Retry-After is not waited out here: the caller reschedules
+    min_wait_s: float = 0.0  # never retry sooner than this (a service's own request spacing)
 
     def backoff(self, attempt: int) -> float:
         """Seconds before try number `attempt + 1`, with jitter so clients do not retry in step."""
@@ -104,8 +105,8 @@ class Upstream:
         if isinstance(exc, Throttled):
             if exc.retry_after is not None and exc.retry_after > policy.max_retry_after_s:
                 return None
-            return max(exc.retry_after or 0.0, policy.backoff(attempt))
-        return policy.backoff(attempt)
+            return max(exc.retry_after or 0.0, policy.backoff(attempt), policy.min_wait_s)
+        return max(policy.backoff(attempt), policy.min_wait_s)
 
     def _report(self, exc: UpstreamError) -> None:
         if isinstance(exc, Unauthorized):
