@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from mamd.clients.errors import Rejected, Throttled, Unauthorized, Unavailable, UpstreamError
-from mamd.clients.mam_rows import parse_account, parse_row
+from mamd.clients.mam_rows import LANGUAGE_IDS, parse_account, parse_row
 from mamd.clients.upstream import Reply, RetryPolicy, StateReport, Upstream
 from mamd.clock import Clock
 from mamd.config.model import MamConfig
@@ -40,13 +40,6 @@ FAILURES_BEFORE_PAUSE = 5
 LONGEST_WAIT_S = 120.0  # a longer wait for MAM's permission is not slept through: the request fails
 RETRY = RetryPolicy(attempts=2, base_s=5.0, max_s=30.0, max_retry_after_s=LONGEST_WAIT_S)
 PAUSE_S = (300.0, 600.0, 1200.0, 2400.0, 3600.0)
-# MAM's language ids (§3.2) by the codes rows carry in `lang_code`; a code not listed here is
-# not filtered by MAM, only by mamd
-LANGUAGE_IDS = {
-    "ENG": 1, "CHI": 2, "ZHO": 2, "SPA": 4, "BUR": 6, "AFR": 17, "BUL": 18, "CAT": 19, "CZE": 20, "DAN": 21,
-    "DUT": 22, "FIN": 23, "HUN": 28, "ARA": 32, "BEN": 35, "FRE": 36, "GER": 37, "PER": 39, "TUR": 42,
-    "ITA": 43, "POR": 52, "EST": 61,
-}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,14 @@ _UNITS = {
     **dict.fromkeys(("t", "tb", "tib"), 1024**4),
 }
 _BITRATE = re.compile(r"([\d.\s]+)\s*([kKmM])?", re.IGNORECASE)
+# MAM's language ids (§3.2) by the codes rows carry in `lang_code`; a code not listed here is
+# not filtered by MAM, only by mamd
+LANGUAGE_IDS = {
+    "ENG": 1, "CHI": 2, "ZHO": 2, "SPA": 4, "BUR": 6, "AFR": 17, "BUL": 18, "CAT": 19, "CZE": 20, "DAN": 21,
+    "DUT": 22, "FIN": 23, "HUN": 28, "ARA": 32, "BEN": 35, "FRE": 36, "GER": 37, "PER": 39, "TUR": 42,
+    "ITA": 43, "POR": 52, "EST": 61,
+}  # fmt: skip
+LANGUAGE_CODES = {number: code for code, number in reversed(LANGUAGE_IDS.items())}
 COUNTERS = ("unsat", "seedUnsat", "sSat", "seedHnr", "inactHnr", "inactUnsat", "inactSat", "leeching", "ite")
 
 
@@ -124,6 +132,17 @@ def _flag(value: Any) -> bool:
     return bool(_int(value, 0))
 
 
+def _language(raw: dict[str, Any]) -> str | None:
+    """`lang_code`, or else the code of the `language` id; an id mamd does not know stays foreign."""
+    code = raw.get("lang_code")
+    if isinstance(code, str) and code.strip():
+        return code.strip().upper()
+    number = _int(raw.get("language"))
+    if number is None:
+        return None
+    return LANGUAGE_CODES.get(number, f"language {number}")
+
+
 def parse_row(raw: Any) -> Release | None:
     """One search row; None when it has no id or no title (nothing to decide on)."""
     if not isinstance(raw, dict):
@@ -167,7 +186,7 @@ def parse_row(raw: Any) -> Release | None:
         main_cat=_int(raw.get("main_cat")),
         mediatype=_int(raw.get("mediatype")),
         language=_int(raw.get("language")),
-        lang_code=str(raw["lang_code"]).upper() if isinstance(raw.get("lang_code"), str) else None,
+        lang_code=_language(raw),
         browseflags=_int(raw.get("browseflags"), 0) or 0,
         categories=tuple(c for c in (_int(x) for x in categories) if c is not None)
         if isinstance(categories, list)

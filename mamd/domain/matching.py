@@ -16,23 +16,31 @@ from decimal import Decimal
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from mamd.domain.normalize import name_key, series_key, split_names, title_key
-from mamd.domain.release import Release
+from mamd.domain.normalize import ARTICLES, name_key, series_key, split_names, title_key
+from mamd.domain.release import Release, SeriesTag
 from mamd.domain.sequence import format_position, parse_sequence
 
 CLOSE_TITLE = 0.92
 _BRACKETS = re.compile(r"[\(\[][^\(\)\[\]]*[\)\]]")
 _DIGITS = re.compile(r"\d+")
+# several books, wherever the title says it …
 _BUNDLE_WORDS = re.compile(
-    r"\b(omnibus|box(ed)? set|collection|complete series|trilogy|duology"
-    r"|books? \d+\s*(-|–|to|&|and)\s*\d+)\b",
+    r"\b(omnibus|box(ed)? set|complete (series|collection|trilogy)"
+    r"|(books?|vols?\.?|volumes?) \d+\s*(-|–|to|&|and)\s*\d+)\b",
     re.IGNORECASE,
+)
+# … or in the main title only: `Assassin's Apprentice (The Farseer Trilogy, Book 1)` is one book
+_BUNDLE_NOUNS = re.compile(r"\b(collection|trilogy|duology|quartet|anthology)\b", re.IGNORECASE)
+_TITLE_SERIES = re.compile(
+    r"[\(\[]\s*([^\(\)\[\],]+?),?\s+(?:book|bk\.?|vol\.?|volume|#)\s*(\d+(?:\.\d+)?)\s*[\)\]]", re.IGNORECASE
 )
 _NOVEL_SUFFIX = re.compile(r"[:,-]\s*(a|an)\s+[\w' ]*novel\s*$", re.IGNORECASE)
 _NUMBERED_HEAD = re.compile(r"\s(?:book |bk |vol |volume |#)?\d+(?:\.\d+)?$")
+_VOLUME = re.compile(r"\b(?:book|bk|vol\.?|volume|part|#)\s*\d+", re.IGNORECASE)
 _SUBTITLE = re.compile(r"\s*:\s*|\s+[-–—]\s+")
 _LABEL_SUBTITLE = re.compile(
-    r"^\s*(?:(?:a|an)\s+[\w' ]{0,40}?(?:novel|novella|thriller|mystery|memoir|story|romance)"
+    r"^\s*(?:(?:a|an)\s+[\w' ]{0,40}?"
+    r"(?:novel|novella|thriller|mystery|memoir|story|romance|adventure|tale|saga|fantasy)"
     r"|(?:book|bk|volume|vol\.?|part|#)\s*[\w.]+(?:\s+(?:of|in)\s+.*)?"
     r"|(?:un)?abridged)\s*$",
     re.IGNORECASE,
@@ -92,22 +100,33 @@ def _subtitle_is_a_label(subtitle: str, series_keys: frozenset[str]) -> bool:
     return any(name and name in key for name in series_keys)
 
 
-@lru_cache(maxsize=65536)
-def title_forms(title: str, series: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
-    """The forms a title is written in: (whole forms, main parts of titles with a real subtitle).
+@dataclass(frozen=True)
+class TitleForms:
+    """The forms a title is written in (see `title_forms`)."""
 
-    Whole forms are the title itself, without bracketed notes or a `A … Novel` label, without
+    whole: frozenset[str]
+    main: frozenset[str]  # the main part of a title with a real subtitle
+    named: frozenset[str]  # a main part that is the series' name: `Dungeon Crawler Carl: Book 1`
+
+
+@lru_cache(maxsize=65536)
+def title_forms(title: str, series: tuple[str, ...]) -> TitleForms:
+    """Whole forms are the title itself, without bracketed notes or a `A … Novel` label, without
     a series prefix, and without a subtitle that only labels it (`: Book 2 of the Saga` keeps
-    its number: `Mistborn: Book 1` is not `Mistborn: Book 2`). A title with a real subtitle
-    (`Sapiens: A Brief History of Humankind`) also has its main part, which may only meet a
-    whole form: two different subtitles under one main part (`Mistborn: The Final Empire`,
-    `Mistborn: The Well of Ascension`) are two books.
+    its number: `Mistborn: Book 1` is not `Mistborn: Book 2`).
+
+    A title with a real subtitle (`Sapiens: A Brief History of Humankind`) also has its main
+    part, which may only meet a whole form: two different subtitles under one main part
+    (`Mistborn: The Final Empire`, `Mistborn: The Well of Ascension`) are two books, and a
+    subtitle with a number of its own (`Sapiens: A Graphic History, Volume 1`) is another book.
+    A main part that is the series' name says which book only with the series position.
     """
     series_keys = frozenset(series_key(name) for name in series)
     bare = _NOVEL_SUFFIX.sub("", _BRACKETS.sub(" ", title)).strip() or title
     variants = {title, bare, strip_series_prefix(bare, series)}
     whole: set[str] = set()
     main: set[str] = set()
+    named: set[str] = set()
     for variant in variants:
         whole.add(title_key(variant))
         head, separator, subtitle = _split_subtitle(variant)
@@ -116,36 +135,47 @@ def title_forms(title: str, series: tuple[str, ...]) -> tuple[frozenset[str], fr
         head_key = title_key(head)
         if _NUMBERED_HEAD.search(head_key):
             main.add(title_key(subtitle))  # `Mistborn 3 - The Hero of Ages`: a series and its place
-        if not head_key or head_key in series_keys:
-            continue  # `Mistborn: …` says which series, not which book
+        if not head_key:
+            continue
+        if head_key in series_keys:
+            named.add(head_key)
+            continue
         if _subtitle_is_a_label(subtitle, series_keys):
             numbers = _DIGITS.findall(title_key(subtitle))
             whole.add(f"{head_key} #{'.'.join(numbers)}" if numbers else head_key)
             if numbers:
                 main.add(head_key)
-        else:
+        elif not _VOLUME.search(subtitle):
             main.add(head_key)
     whole.discard("")
-    return frozenset(whole), frozenset(main - whole)
+    return TitleForms(frozenset(whole), frozenset(main - whole), frozenset(named - whole))
 
 
 def release_title_keys(title: str, series: tuple[str, ...]) -> frozenset[str]:
     """Every form a release title may give the book's title in."""
-    whole, main = title_forms(title, series)
-    return whole | main
+    forms = title_forms(title, series)
+    return forms.whole | forms.main | forms.named
 
 
-def _title(want: Want, release: Release) -> str | None:
+def _no_articles(key: str) -> str:
+    return " ".join(word for word in key.split() if word not in ARTICLES)
+
+
+def _title(want: Want, release: Release, series: tuple[SeriesTag, ...], same_position: bool) -> str | None:
     """ "exact", "close", or None."""
-    names = tuple(s.name for s in release.series)
-    wanted, wanted_main = title_forms(want.title or "", (*names, *((want.series,) if want.series else ())))
-    found, found_main = title_forms(release.title, (*names, *((want.series,) if want.series else ())))
-    if wanted & found or wanted & found_main or wanted_main & found:
+    names = (*(s.name for s in series), *((want.series,) if want.series else ()))
+    wanted = title_forms(want.title or "", names)
+    found = title_forms(release.title, names)
+    if wanted.whole & (found.whole | found.main) or wanted.main & found.whole:
         return "exact"
-    for main in wanted:
+    if same_position and (wanted.whole | wanted.named) & (found.whole | found.named):
+        return "exact"
+    for main in wanted.whole:
         if len(main) < 8:
             continue
-        for key in found:
+        for key in found.whole:
+            if _no_articles(key) == _no_articles(main):
+                return "close"  # `The Sign of Four`, `The Sign of the Four`
             same_numbers = _DIGITS.findall(main) == _DIGITS.findall(key)
             if (
                 same_numbers
@@ -154,6 +184,13 @@ def _title(want: Want, release: Release) -> str | None:
             ):
                 return "close"
     return None
+
+
+def series_tags(release: Release) -> tuple[SeriesTag, ...]:
+    """The release's series; without `series_info`, a `(Series, Book 2)` label in its title."""
+    if release.series:
+        return release.series
+    return tuple(SeriesTag(name.strip(), number) for name, number in _TITLE_SERIES.findall(release.title))
 
 
 def _without_initials(key: str) -> str:
@@ -166,25 +203,47 @@ def _without_initials(key: str) -> str:
 
 
 def _same_person(one: str, other: str) -> bool:
-    """`J R R Tolkien` and `John Ronald Reuel Tolkien`; `Ursula K Le Guin` and `Ursula Le Guin`."""
+    """`J R R Tolkien` and `John Ronald Reuel Tolkien`; `Ursula K Le Guin` and `Ursula K LeGuin`;
+    `Liu Cixin` and `Cixin Liu`."""
     if one == other or _without_initials(one) == _without_initials(other):
         return True
     a, b = one.split(), other.split()
-    if len(a) < 2 or len(b) < 2 or a[-1] != b[-1]:
+    if len(a) < 2 or len(b) < 2:
+        return False
+    if one.replace(" ", "") == other.replace(" ", "") or sorted(a) == sorted(b):
+        return True
+    if a[-1] != b[-1]:
         return False
     return all(
         x[0] == y[0] and (len(x) == 1 or len(y) == 1 or x == y) for x, y in zip(a[:-1], b[:-1], strict=False)
     )
 
 
+def _transliterated(one: str, other: str) -> bool:
+    """`Fyodor Dostoevsky` and `Fyodor Dostoyevsky`: the same first names, a surname spelled close."""
+    a, b = one.split(), other.split()
+    if len(a) < 2 or a[:-1] != b[:-1] or min(len(a[-1]), len(b[-1])) < 6:
+        return False
+    return SequenceMatcher(None, a[-1], b[-1]).ratio() >= 0.85
+
+
 def _author(want: tuple[str, ...], release: Release) -> str | None:
+    """ "exact", "close", "transliterated" (believed only with the exact title), or None."""
     wanted = {name_key(part) for name in want for part in split_names(name)} - {""}
     found = {name_key(name) for name in release.authors} - {""}
     if wanted & found:
         return "exact"
     if any(_same_person(w, f) for w in wanted for f in found):
         return "close"
+    if any(_transliterated(w, f) for w in wanted for f in found):
+        return "transliterated"
     return None
+
+
+def _says_bundle(title: str) -> bool:
+    """`Omnibus`, `Books 1-3` anywhere; `Trilogy`, `Collection` in the main title."""
+    head = _split_subtitle(_BRACKETS.sub(" ", title))[0]
+    return bool(_BUNDLE_WORDS.search(title) or _BUNDLE_NOUNS.search(head))
 
 
 def match(want: Want, release: Release) -> Match:
@@ -198,7 +257,7 @@ def match(want: Want, release: Release) -> Match:
         return _no(f"by {', '.join(release.authors)}, not {', '.join(want.authors)}")
     if release.dramatized and not (want.title and "dramati" in want.title.casefold()):
         return _no("a dramatised or full-cast production, not the audiobook")
-    reasons = ["author spelled differently" if author == "close" else "same author"]
+    reasons = ["same author" if author == "exact" else "author spelled differently"]
     asin = bool(want.asin and release.asin and want.asin.upper() == release.asin.upper())
     if asin:
         reasons.append("same ASIN")
@@ -207,7 +266,7 @@ def match(want: Want, release: Release) -> Match:
     single = wanted_position.single if wanted_position else None
     series_state: str | None = None  # "same", "bundle", or a contradiction's description
     if want.series and single is not None:
-        for tag in release.series:
+        for tag in series_tags(release):
             if series_key(tag.name) != series_key(want.series):
                 continue
             position = parse_sequence(tag.number)
@@ -220,11 +279,10 @@ def match(want: Want, release: Release) -> Match:
                 series_state = "bundle"
             elif series_state is None:
                 series_state = f"it is {tag.name} #{tag.number or '?'}, not #{format_position(single)}"
-    title = _title(want, release) if want.title else None
-    # "Omnibus", "Books 1-3": several books, unless the wanted title says so itself
-    bundle_words = bool(_BUNDLE_WORDS.search(release.title)) and not (
-        want.title and _BUNDLE_WORDS.search(want.title)
-    )
+    title = _title(want, release, series_tags(release), series_state == "same") if want.title else None
+    bundle_words = _says_bundle(release.title) and not (want.title and _says_bundle(want.title))
+    if author == "transliterated" and title != "exact":
+        return _no(*reasons, "the author's name is only close, and the title is not the same")
 
     if series_state not in (None, "same", "bundle"):
         return _no(*reasons, str(series_state))

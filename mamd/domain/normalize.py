@@ -110,6 +110,9 @@ def title_keys(title: str, subtitle: str | None = None) -> frozenset[str]:
     return frozenset(k for k in keys if k)
 
 
+_HONORIFICS = frozenset({"sir", "dame", "dr", "doctor", "prof", "professor", "rev", "reverend"})
+
+
 @lru_cache(maxsize=65536)
 def name_key(name: str) -> str:
     """A person for comparing: `Tolkien, J.R.R.`, `J. R. R. Tolkien` and `JRR Tolkien` agree."""
@@ -119,6 +122,8 @@ def name_key(name: str) -> str:
         name = f"{first.strip()} {last.strip()}"  # "Last, First"
     parts: list[str] = []
     words = name.replace(".", ". ").split()
+    while len(words) > 2 and words[0].strip(".").casefold() in _HONORIFICS:
+        words = words[1:]  # "Sir Arthur Conan Doyle"
     for index, word in enumerate(words):
         bare = word.strip(".")
         if _INITIALS.match(bare) and index < len(words) - 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 AUDIOBOOKS = 13
@@ -10,6 +11,12 @@ ABRIDGED_FLAG = 32
 DRAMATIZATION = 10  # the new taxonomy's "Dramatization/Full Cast" content tag
 VIP_CLASSES = frozenset({"vip", "elite vip"})
 AUDIO_FORMATS = frozenset({"m4b", "mp3", "m4a", "aac", "flac", "ogg", "opus", "wma", "wav"})
+_ABRIDGED = re.compile(r"\babridged\b", re.IGNORECASE)  # "unabridged" has no word boundary before it
+_DRAMATISED = re.compile(r"dramati[sz]ed|dramati[sz]ation|full[- ]cast|bbc radio", re.IGNORECASE)
+# words that mark a production only where they label the title (brackets or a subtitle): a book may
+# be called "Radio Silence" or "The Drama of the Gifted Child"
+_PRODUCTION = re.compile(r"\b(radio|audio|original)\s+(drama|play)\b|\baudioplay\b", re.IGNORECASE)
+_LABELS = re.compile(r"[\(\[]([^\(\)\[\]]*)[\)\]]|(?::|\s[-–—]\s)(.*)$")
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ class Release:
 
     @property
     def abridged(self) -> bool:
-        return bool(self.browseflags & ABRIDGED_FLAG) or "(abridged)" in self.title.casefold()
+        return bool(self.browseflags & ABRIDGED_FLAG) or bool(_ABRIDGED.search(self.title))
 
     @property
     def audiobook(self) -> bool:
@@ -63,10 +70,10 @@ class Release:
 
     @property
     def dramatized(self) -> bool:
-        title = self.title.casefold()
-        return DRAMATIZATION in self.categories or any(
-            word in title for word in ("dramatized", "dramatised", "full cast", "full-cast", "bbc radio")
-        )
+        if DRAMATIZATION in self.categories or _DRAMATISED.search(self.title):
+            return True
+        labels = " ".join(a or b for a, b in _LABELS.findall(self.title))
+        return bool(_PRODUCTION.search(labels))
 
     def free_for(self, classname: str | None) -> bool:
         """Freeleech for this user (mam-api.md §3.5): free for all, bought, or VIP-free for a VIP class."""

@@ -330,3 +330,10 @@ def test_odd_account_answers_read_as_unknowns(raw: Any) -> None:
 
 def test_a_ratio_written_as_text_with_separators() -> None:
     assert parse_account({"ratio": "91,184.8"}, 1.0).ratio == 91184.8
+
+
+@pytest.mark.parametrize(("language", "code"), [(1, "ENG"), (37, "GER"), (4, "SPA"), (999, "language 999")])
+def test_the_language_id_stands_in_for_a_missing_lang_code(language: int, code: str) -> None:
+    release = parse_row({**row(language=language), "lang_code": None})
+    assert release is not None
+    assert release.lang_code == code

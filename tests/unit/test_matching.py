@@ -148,12 +148,93 @@ def test_the_series_prefix_is_stripped_only_when_something_is_left() -> None:
 
 
 def test_a_series_name_before_the_colon_is_not_a_title() -> None:
-    whole, main = title_forms("Mistborn: Book 1", ("Mistborn",))
-    assert "mistborn" not in whole | main
+    forms = title_forms("Mistborn: Book 1", ("Mistborn",))
+    assert "mistborn" not in forms.whole | forms.main
+    assert "mistborn" in forms.named  # it says which book only with the series position
 
 
 def test_a_surname_with_a_particle_written_last_name_first() -> None:
     assert holds(
         Want("A Wizard of Earthsea", ("Le Guin, Ursula K.",)),
         release("A Wizard of Earthsea", "Ursula K. Le Guin"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("wanted", "written"),
+    [
+        ("Sir Arthur Conan Doyle", "Arthur Conan Doyle"),
+        ("Ursula K. LeGuin", "Ursula K. Le Guin"),
+        ("Liu Cixin", "Cixin Liu"),
+    ],
+)
+def test_honorifics_joined_surnames_and_name_order(wanted: str, written: str) -> None:
+    assert holds(Want("A Title", (wanted,)), release("A Title", written))
+
+
+def test_a_transliterated_surname_needs_the_exact_title() -> None:
+    want = Want("Crime and Punishment", ("Fyodor Dostoevsky",))
+    assert holds(want, release("Crime and Punishment", "Fyodor Dostoyevsky"))
+    assert not holds(want, release("Crime & Punishmnt", "Fyodor Dostoyevsky"))
+    assert not holds(want, release("Crime and Punishment", "Fyodor Dostoyevskaya Smith"))
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "The Da Vinci Code [Abridged]",
+        "The Da Vinci Code: Abridged",
+        "The Da Vinci Code - Abridged",
+        "The Da Vinci Code (Abridged Edition)",
+    ],
+)
+def test_abridged_anywhere_in_the_title(title: str) -> None:
+    assert Release(id=1, title=title).abridged
+    assert not Release(id=1, title="The Da Vinci Code (Unabridged)").abridged
+
+
+@pytest.mark.parametrize(
+    ("title", "dramatised"),
+    [
+        ("Pride and Prejudice (Radio Drama)", True),
+        ("Dracula: An Audible Original Drama", True),
+        ("The Hobbit - BBC Radio Full-Cast Dramatisation", True),
+        ("Radio Silence", False),
+        ("The Drama of the Gifted Child", False),
+    ],
+)
+def test_productions_are_told_by_their_labels(title: str, dramatised: bool) -> None:
+    assert Release(id=1, title=title).dramatized is dramatised
+
+
+def test_a_series_label_in_the_title_stands_in_for_missing_series_info() -> None:
+    want = Want(None, ("Pierce Brown",), "Red Rising Saga", "2")
+    assert holds(want, release("Golden Son (Red Rising Saga, Book 2)", "Pierce Brown"))
+    assert not holds(want, release("Morning Star (Red Rising Saga, Book 3)", "Pierce Brown"))
+
+
+def test_trilogy_in_a_series_label_is_not_a_bundle() -> None:
+    want = Want("Assassin's Apprentice", ("Robin Hobb",))
+    found = match(want, release("Assassin's Apprentice (The Farseer Trilogy, Book 1)", "Robin Hobb"))
+    assert found.ok
+    assert not found.bundle
+    trilogy = match(want, release("The Farseer Trilogy: Assassin's Apprentice", "Robin Hobb"))
+    assert not trilogy.ok or trilogy.bundle
+
+
+def test_a_numbered_subtitle_is_another_book() -> None:
+    want = Want("Sapiens", ("Yuval Noah Harari",))
+    assert not holds(want, release("Sapiens: A Graphic History, Volume 1 - The Birth", "Yuval Noah Harari"))
+    assert holds(want, release("Sapiens: A Brief History of Humankind", "Yuval Noah Harari"))
+
+
+def test_a_book_titled_like_its_series_needs_the_position() -> None:
+    want = Want("Dungeon Crawler Carl", ("Matt Dinniman",), "Dungeon Crawler Carl", "1")
+    series = (SeriesTag("Dungeon Crawler Carl", "1"),)
+    assert holds(
+        want, release("Dungeon Crawler Carl: Dungeon Crawler Carl, Book 1", "Matt Dinniman", series=series)
+    )
+    other = (SeriesTag("Dungeon Crawler Carl", "2"),)
+    assert not holds(
+        want, release("Dungeon Crawler Carl: Carl's Doomsday Scenario", "Matt Dinniman", series=other)
     )
