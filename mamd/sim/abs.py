@@ -12,8 +12,6 @@ prints `listening on http://127.0.0.1:PORT` once it accepts connections and stop
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,10 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
-from mamd.sim import abs_edit
+from mamd.sim import abs_edit, serve
 from mamd.sim.abs_auth import Users, auth_middleware
 from mamd.sim.abs_control import add_control_routes
-from mamd.sim.abs_faults import Faults, faults_middleware
 from mamd.sim.abs_folder import read_library
 from mamd.sim.abs_generate import generate_library
 from mamd.sim.abs_manifest import library_from_manifest
@@ -33,6 +30,7 @@ from mamd.sim.abs_model import IdFactory, Item, Library
 from mamd.sim.abs_routes import add_api_routes
 from mamd.sim.abs_scanner import Scanner, ScanRequest, apply_books
 from mamd.sim.abs_state import STATE, AbsState
+from mamd.sim.faults import Faults, faults_middleware
 
 DEFAULT_API_KEY = "sim-abs-admin-key"
 DEFAULT_USER_API_KEY = "sim-abs-reader-key"
@@ -231,9 +229,7 @@ class AbsSimulator:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m mamd.sim.abs", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=13378, help="port (0: any free port)")
+    parser = serve.argument_parser("mamd.sim.abs", __doc__.splitlines()[0], port=13378)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the admin user's API key")
     parser.add_argument("--user-api-key", default=DEFAULT_USER_API_KEY, help="a non-admin user's API key")
     parser.add_argument("--items", type=int, default=1000, help="size of the generated library")
@@ -261,33 +257,8 @@ def build(args: argparse.Namespace) -> AbsSimulator:
     return AbsSimulator.generated(args.items, args.seed, **options)
 
 
-async def serve(simulator: AbsSimulator, host: str, port: int) -> None:
-    """Serve until SIGTERM or SIGINT; print the listening line once connections are accepted."""
-    runner = web.AppRunner(simulator.app, handle_signals=False, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_port = runner.addresses[0][1]
-        print(f"listening on http://{host}:{bound_port}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(argv)
-    try:
-        simulator = build(args)
-    except (OSError, ValueError) as error:
-        print(f"mamd.sim.abs: {error}", file=sys.stderr)
-        return 2
-    asyncio.run(serve(simulator, args.host, args.port))
-    return 0
+    return serve.run("mamd.sim.abs", _parse_args(argv), lambda args: build(args).app)
 
 
 if __name__ == "__main__":

@@ -18,33 +18,18 @@ They need no ABS token and exist only at the root, never under `/api`; faults ne
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
 
 from mamd.sim import abs_edit, abs_render
 from mamd.sim.abs_api_server import json_response, not_found
-from mamd.sim.abs_faults import Faults
 from mamd.sim.abs_state import AbsState, state_of
-
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+from mamd.sim.control import add_fault_routes, json_object, snake_case
 
 
 def _error(message: str, status: int = 400) -> web.Response:
     return json_response({"error": message}, status=status)
-
-
-async def _body(request: web.Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _snake(fields: dict[str, Any]) -> dict[str, Any]:
-    return {_CAMEL.sub("_", key).lower(): value for key, value in fields.items()}
 
 
 def _state_json(state: AbsState) -> dict[str, Any]:
@@ -68,7 +53,7 @@ async def get_state(request: web.Request) -> web.Response:
 
 
 async def patch_library(request: web.Request) -> web.Response:
-    state, body = state_of(request), await _body(request)
+    state, body = state_of(request), await json_object(request)
     if body is None:
         return _error("expected a JSON object")
     if isinstance(body.get("disableWatcher"), bool):
@@ -78,54 +63,6 @@ async def patch_library(request: web.Request) -> web.Response:
         if isinstance(body.get(key), int | float) and body[key] >= 0:
             setattr(state.scanner, attribute, float(body[key]))
     return json_response(_state_json(state))
-
-
-async def get_faults(request: web.Request) -> web.Response:
-    return json_response(state_of(request).faults.as_json())
-
-
-async def clear_faults(request: web.Request) -> web.Response:
-    faults = state_of(request).faults
-    faults.clear()
-    return json_response(faults.as_json())
-
-
-async def add_fault(request: web.Request) -> web.Response:
-    faults, body = state_of(request).faults, await _body(request)
-    if body is None:
-        return _error("expected a JSON object")
-    try:
-        added = _add_fault(faults, body)
-    except (TypeError, ValueError) as error:
-        return _error(f"bad fault: {error}")
-    if not added:
-        return _error('give "latency", or "kind": status, garbage, hang or failAfter')
-    return json_response(faults.as_json())
-
-
-def _add_fault(faults: Faults, body: dict[str, Any]) -> bool:
-    kind, prefix = body.get("kind"), body.get("pathPrefix")
-    count = int(body.get("count") or 1)
-    retry = None if body.get("retryAfter") is None else int(body["retryAfter"])
-    if "latency" in body and kind is None:
-        faults.add_latency(float(body["latency"]))
-    elif kind == "status":
-        faults.fail_next(count, int(body.get("status", 500)), path_prefix=prefix, retry_after=retry)
-    elif kind == "garbage":
-        faults.garbage_next(count, path_prefix=prefix)
-    elif kind == "hang":
-        faults.hang_next(count, seconds=float(body.get("seconds", 3600)), path_prefix=prefix)
-    elif kind == "failAfter":
-        faults.fail_after_successes(
-            int(body.get("successes", 0)),
-            int(body.get("status", 500)),
-            count=None if body.get("count") is None else int(body["count"]),
-            path_prefix=prefix,
-            retry_after=retry,
-        )
-    else:
-        return False
-    return True
 
 
 async def get_scans(request: web.Request) -> web.Response:
@@ -141,26 +78,26 @@ async def get_scans(request: web.Request) -> web.Response:
 
 
 async def add_item(request: web.Request) -> web.Response:
-    state, body = state_of(request), await _body(request)
+    state, body = state_of(request), await json_object(request)
     if body is None:
         return _error("expected a JSON object")
     parts = int(body.pop("parts", 1) or 1)
     try:
-        item = abs_edit.new_item(state.library, _snake(body), state.now_ms(), parts=parts)
+        item = abs_edit.new_item(state.library, snake_case(body), state.now_ms(), parts=parts)
     except abs_edit.EditError as error:
         return _error(str(error))
     return json_response({"item": abs_render.expanded_item(state.library, item)}, status=201)
 
 
 async def change_item(request: web.Request) -> web.Response:
-    state, body = state_of(request), await _body(request)
+    state, body = state_of(request), await json_object(request)
     item = state.library.items.get(request.match_info["item_id"])
     if item is None:
         return not_found()
     if body is None:
         return _error("expected a JSON object")
     try:
-        abs_edit.change_item(state.library, item, _snake(body), state.now_ms())
+        abs_edit.change_item(state.library, item, snake_case(body), state.now_ms())
     except abs_edit.EditError as error:
         return _error(str(error))
     return json_response({"item": abs_render.expanded_item(state.library, item)})
@@ -176,9 +113,7 @@ async def remove_item(request: web.Request) -> web.Response:
 def add_control_routes(app: web.Application) -> None:
     app.router.add_get("/__sim/state", get_state)
     app.router.add_patch("/__sim/library", patch_library)
-    app.router.add_get("/__sim/faults", get_faults)
-    app.router.add_post("/__sim/faults", add_fault)
-    app.router.add_delete("/__sim/faults", clear_faults)
+    add_fault_routes(app, lambda request: state_of(request).faults, json_response)
     app.router.add_get("/__sim/scans", get_scans)
     app.router.add_post("/__sim/items", add_item)
     app.router.add_patch("/__sim/items/{item_id}", change_item)

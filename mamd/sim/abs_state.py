@@ -9,10 +9,10 @@ from pathlib import Path
 from aiohttp import web
 
 from mamd.sim.abs_auth import Users
-from mamd.sim.abs_faults import Faults
 from mamd.sim.abs_model import Library
 from mamd.sim.abs_query import OrderCache
 from mamd.sim.abs_scanner import Scanner
+from mamd.sim.faults import Faults
 
 
 @dataclass

@@ -15,8 +15,6 @@ prints `listening on http://127.0.0.1:PORT` once it accepts connections and stop
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,13 +23,14 @@ from typing import Any
 
 from aiohttp import web
 
-from mamd.sim import mam_payload
+from mamd.sim import mam_payload, serve
+from mamd.sim.faults import faults_middleware
 from mamd.sim.mam_account import Account
 from mamd.sim.mam_api import SEEDBOX_PATH, add_mam_routes, seedbox_rejection
 from mamd.sim.mam_catalogue import build_catalogue, handwritten_rows, index_rows
 from mamd.sim.mam_control import add_control_routes
 from mamd.sim.mam_downloads import DOWNLOAD_LIMIT, DOWNLOAD_WINDOW, DownloadRecord, Downloads
-from mamd.sim.mam_faults import Faults, faults_middleware
+from mamd.sim.mam_faults import MamFaults
 from mamd.sim.mam_requests import RequestLog, request_log_middleware
 from mamd.sim.mam_rows import Row, render_row
 from mamd.sim.mam_seedbox import Seedbox
@@ -77,7 +76,7 @@ class MamSimulator:
             rows=index_rows(rows),
             session=Session(cookie, rejection=rejection, deletion_every=deletion_every),
             account=account if account is not None else Account(),
-            faults=Faults(),
+            faults=MamFaults(),
             requests=RequestLog(),
             downloads=Downloads(limit=download_limit, window=download_window, complete_into=complete_into),
             store=Store(capitalized=capitalized_store, personal_fl_charge=personal_fl_charge),
@@ -128,7 +127,7 @@ class MamSimulator:
         return self.state.session
 
     @property
-    def faults(self) -> Faults:
+    def faults(self) -> MamFaults:
         return self.state.faults
 
     @property
@@ -215,9 +214,7 @@ class MamSimulator:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m mamd.sim.mam", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
+    parser = serve.argument_parser("mamd.sim.mam", __doc__.splitlines()[0], port=0)
     parser.add_argument("--cookie", default=DEFAULT_COOKIE, help="the initial mam_id value")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated catalogue")
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="number of generated rows")
@@ -250,33 +247,8 @@ def build(args: argparse.Namespace) -> MamSimulator:
     )
 
 
-async def serve(simulator: MamSimulator, host: str, port: int) -> None:
-    """Serve until SIGTERM or SIGINT; print the listening line once connections are accepted."""
-    runner = web.AppRunner(simulator.app, handle_signals=False, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_port = runner.addresses[0][1]
-        print(f"listening on http://{host}:{bound_port}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(argv)
-    try:
-        simulator = build(args)
-    except (OSError, ValueError) as error:
-        print(f"mamd.sim.mam: {error}", file=sys.stderr)
-        return 2
-    asyncio.run(serve(simulator, args.host, args.port))
-    return 0
+    return serve.run("mamd.sim.mam", _parse_args(argv), lambda args: build(args).app)
 
 
 if __name__ == "__main__":

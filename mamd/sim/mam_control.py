@@ -34,20 +34,18 @@ They need no cookie, never rotate it, are never faulted and are not in the reque
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from mamd.sim.mam_faults import Faults
+from mamd.sim.control import add_fault_routes, json_object, snake_case
 from mamd.sim.mam_payload import payload_files, torrent_name, write_payload
 from mamd.sim.mam_rows import render_row
 from mamd.sim.mam_session import REJECTIONS
 from mamd.sim.mam_state import MamState, state_of
 
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _ROW_FIELDS = frozenset(
     {"seeders", "leechers", "times_completed", "free", "vip", "fl_vip", "personal_freeleech", "my_snatched"}
     | {"vip_expire"}
@@ -60,18 +58,6 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 def _error(message: str, status: int = 400) -> web.Response:
     return _json({"error": message}, status)
-
-
-async def _body(request: web.Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _snake(fields: dict[str, Any]) -> dict[str, Any]:
-    return {_CAMEL.sub("_", key).lower(): value for key, value in fields.items()}
 
 
 def state_json(state: MamState) -> dict[str, Any]:
@@ -144,7 +130,7 @@ def _options(state: MamState, body: dict[str, Any]) -> list[tuple[object, str, A
 
 
 async def patch_options(request: web.Request) -> web.Response:
-    state, body = state_of(request), await _body(request)
+    state, body = state_of(request), await json_object(request)
     if body is None:
         return _error("expected a JSON object")
     try:
@@ -154,56 +140,6 @@ async def patch_options(request: web.Request) -> web.Response:
     for target, attribute, value in changes:
         setattr(target, attribute, value)
     return _json(state_json(state))
-
-
-async def get_faults(request: web.Request) -> web.Response:
-    return _json(state_of(request).faults.to_json())
-
-
-async def clear_faults(request: web.Request) -> web.Response:
-    faults = state_of(request).faults
-    faults.clear()
-    return _json(faults.to_json())
-
-
-async def add_fault(request: web.Request) -> web.Response:
-    faults, body = state_of(request).faults, await _body(request)
-    if body is None:
-        return _error("expected a JSON object")
-    try:
-        added = _add_fault(faults, body)
-    except (TypeError, ValueError) as error:
-        return _error(f"bad fault: {error}")
-    if not added:
-        return _error('give "latency", or "kind": status, garbage, empty, hang or failAfter')
-    return _json(faults.to_json())
-
-
-def _add_fault(faults: Faults, body: dict[str, Any]) -> bool:
-    kind, prefix = body.get("kind"), body.get("pathPrefix")
-    count = int(body.get("count") or 1)
-    retry = None if body.get("retryAfter") is None else int(body["retryAfter"])
-    if "latency" in body and kind is None:
-        faults.add_latency(float(body["latency"]))
-    elif kind == "status":
-        faults.fail_next(count, int(body.get("status", 500)), path_prefix=prefix, retry_after=retry)
-    elif kind == "garbage":
-        faults.garbage_next(count, path_prefix=prefix, as_json=bool(body.get("asJson", False)))
-    elif kind == "empty":
-        faults.empty_next(count, path_prefix=prefix)
-    elif kind == "hang":
-        faults.hang_next(count, seconds=float(body.get("seconds", 3600)), path_prefix=prefix)
-    elif kind == "failAfter":
-        faults.fail_after_successes(
-            int(body.get("successes", 0)),
-            int(body.get("status", 500)),
-            count=None if body.get("count") is None else int(body["count"]),
-            path_prefix=prefix,
-            retry_after=retry,
-        )
-    else:
-        return False
-    return True
 
 
 def _account_json(state: MamState) -> dict[str, Any]:
@@ -217,11 +153,11 @@ async def get_account(request: web.Request) -> web.Response:
 
 
 async def patch_account(request: web.Request) -> web.Response:
-    state, body = state_of(request), await _body(request)
+    state, body = state_of(request), await json_object(request)
     if body is None:
         return _error("expected a JSON object")
     try:
-        state.account.patch(_snake(body))
+        state.account.patch(snake_case(body))
     except ValueError as error:
         return _error(str(error))
     return _json(_account_json(state))
@@ -263,7 +199,7 @@ async def get_payload(request: web.Request) -> web.Response:
 
 
 async def write_payload_to(request: web.Request) -> web.Response:
-    state, body = state_of(request), await _body(request)
+    state, body = state_of(request), await json_object(request)
     if body is None or not isinstance(body.get("folder"), str):
         return _error('expected {"tid": N, "folder": "/dir"}')
     row = state.rows.get(_tid(body.get("tid")) or 0)
@@ -292,7 +228,7 @@ async def get_cookie(request: web.Request) -> web.Response:
 
 
 async def put_cookie(request: web.Request) -> web.Response:
-    session, body = state_of(request).session, await _body(request)
+    session, body = state_of(request).session, await json_object(request)
     if body is None or not isinstance(body.get("cookie", ""), str | None):
         return _error('expected {"cookie": "value"} or {}')
     return _json({"cookie": session.replace(body.get("cookie") or None), "previous": None})
@@ -306,7 +242,7 @@ async def get_row(request: web.Request) -> web.Response:
 
 
 async def patch_row(request: web.Request) -> web.Response:
-    state, body = state_of(request), await _body(request)
+    state, body = state_of(request), await json_object(request)
     row = state.rows.get(_tid(request.match_info["tid"]) or 0)
     if row is None:
         return _error("unknown tid", 404)
@@ -339,7 +275,7 @@ _SEEDBOX_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
 
 
 async def patch_seedbox(request: web.Request) -> web.Response:
-    seedbox, body = state_of(request).seedbox, await _body(request)
+    seedbox, body = state_of(request).seedbox, await json_object(request)
     if body is None:
         return _error("expected a JSON object")
     for key, value in body.items():
@@ -355,9 +291,7 @@ def add_control_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/__sim/state", get_state)
     router.add_patch("/__sim/options", patch_options)
-    router.add_get("/__sim/faults", get_faults)
-    router.add_post("/__sim/faults", add_fault)
-    router.add_delete("/__sim/faults", clear_faults)
+    add_fault_routes(app, lambda request: state_of(request).faults, _json)
     router.add_get("/__sim/account", get_account)
     router.add_patch("/__sim/account", patch_account)
     router.add_get("/__sim/requests", get_requests)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from mamd.sim.mam_account import Account
 from mamd.sim.mam_downloads import Downloads
-from mamd.sim.mam_faults import Faults
+from mamd.sim.mam_faults import MamFaults
 from mamd.sim.mam_requests import RequestLog
 from mamd.sim.mam_rows import Row
 from mamd.sim.mam_seedbox import Seedbox
@@ -22,7 +22,7 @@ class MamState:
     rows: dict[int, Row]
     session: Session
     account: Account
-    faults: Faults
+    faults: MamFaults
     requests: RequestLog
     downloads: Downloads
     store: Store
