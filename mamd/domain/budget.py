@@ -20,7 +20,7 @@ from mamd.domain.rules import Decision
 @dataclass(frozen=True)
 class BudgetFacts:
     grabs_last_day: int
-    active_downloads: int
+    active_downloads: int | None  # None when qBittorrent could not be asked
     free_space: int | None  # bytes free on the save path; None when it could not be read
     snapshot: AccountSnapshot | None
 
@@ -34,6 +34,8 @@ def blocked(decision: Decision, facts: BudgetFacts, limits: LimitsConfig, ratio:
     size = decision.release.size or 0
     if facts.grabs_last_day >= limits.grabs_per_day:
         return f"{facts.grabs_last_day} grabs in the last 24 hours already (limits.grabs_per_day)"
+    if facts.active_downloads is None:
+        return "qBittorrent did not answer, so the downloads running cannot be counted"
     if facts.active_downloads >= limits.active_downloads:
         return f"{facts.active_downloads} downloads running already (limits.active_downloads)"
     if facts.free_space is None:

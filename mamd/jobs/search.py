@@ -79,6 +79,7 @@ def _miss_delay(attempts: int) -> float:
 async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     mam = runtime.require_mam()
     now = context.clock.now()
+    await runtime.wanted.release_searches(now)  # only one search runs at a time: these are left over
     books = await runtime.wanted.due_for_search(now, BOOKS_PER_RUN)
     follows_due = await runtime.wanted.follows_due(now - FOLLOW_EVERY_S)
     if not books and not follows_due:
@@ -114,11 +115,12 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
 async def _facts(runtime: Runtime, snapshot: AccountSnapshot | None) -> BudgetFacts:
     settings = runtime.config.qbittorrent
     since = runtime.clock.now() - 86400
+    active: int | None
     try:
         torrents = await runtime.require_qbittorrent().torrents(category=settings.category)
         active = sum(1 for t in torrents if t.downloading)
     except UpstreamError:
-        active = 10**6  # qBittorrent cannot take a grab now anyway; the budget says so
+        active = None  # qBittorrent cannot take a grab now anyway; the budget says so
     try:
         free = (await asyncio.to_thread(shutil.disk_usage, settings.save_path)).free
     except OSError:
@@ -178,12 +180,6 @@ async def _search_book(search: Run, book: WantedBook) -> None:
         search.skipped += 1
         log.info("search.nothing_acceptable", wanted=book.id, book=want.label, why=why)
         return
-    if runtime.config.dry_run:
-        search.would_grab += 1
-        message = f"dry run: would grab {best.release.label} for {want.label}"
-        await runtime.wanted.searched(book.id, "wanted", message, now + 86400, now)
-        await runtime.events.add(now, "grab.would_grab", message, f"wanted:{book.id}", mam_id=best.release.id)
-        return
     if search.owned.owns(book.spec) or await _owned_now(runtime, book):
         await runtime.wanted.apply([], {}, [book.id], now)
         await runtime.events.add(
@@ -191,6 +187,14 @@ async def _search_book(search: Run, book: WantedBook) -> None:
             "wanted.dropped",
             f"no longer wanted: {want.label}: it is in the library now",
             f"wanted:{book.id}",
+        )
+        return
+    if runtime.config.dry_run:
+        search.would_grab += 1
+        message = f"dry run: would grab {best.release.label} for {want.label}"
+        await runtime.wanted.searched(book.id, "wanted", message, now + 86400, now)
+        await runtime.events.add(
+            now, "grab.would_grab", message, f"wanted:{book.id}", torrent_id=best.release.id
         )
         return
     reason = blocked(best, search.facts, runtime.config.limits, runtime.config.ratio)
@@ -202,10 +206,17 @@ async def _search_book(search: Run, book: WantedBook) -> None:
             "grab.blocked",
             f"not grabbing {best.release.label}: {reason}",
             f"wanted:{book.id}",
-            mam_id=best.release.id,
+            torrent_id=best.release.id,
         )
         return
-    await _grab(search, book, want, best)
+    try:
+        await _grab(search, book, want, best)
+    except UpstreamError as exc:  # MAM failed mid-grab: the book keeps its place for the next run
+        now = search.context.clock.now()
+        await runtime.wanted.searched(
+            book.id, book.state, f"grab interrupted: {exc.message}", now + FAILED_RETRY_S, now
+        )
+        raise
 
 
 def _why_none(choice: Choice) -> str:
@@ -291,18 +302,18 @@ async def _grab(search: Run, book: WantedBook, want: Want, best: Decision) -> No
         "grab.added",
         f"grabbed {release.label} for {want.label} ({free}){note}",
         f"wanted:{book.id}",
-        mam_id=release.id,
+        torrent_id=release.id,
         hash=meta.info_hash,
         size=release.size,
         freeleech=best.free,
         wedge=best.use_wedge,
     )
-    log.info("grab.added", wanted=book.id, mam_id=release.id, hash=meta.info_hash, freeleech=best.free)
+    log.info("grab.added", wanted=book.id, torrent_id=release.id, hash=meta.info_hash, freeleech=best.free)
     search.grabbed += 1
     search.facts = replace(
         search.facts,
         grabs_last_day=search.facts.grabs_last_day + 1,
-        active_downloads=search.facts.active_downloads + 1,
+        active_downloads=None if search.facts.active_downloads is None else search.facts.active_downloads + 1,
         free_space=None if search.facts.free_space is None else search.facts.free_space - (release.size or 0),
     )
     runtime.importer.wake()

@@ -27,7 +27,7 @@ class CandidateRow:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "mam_id": self.mam_id,
+            "torrent_id": self.mam_id,  # MAM's tid; "mam_id" is the name of MAM's session cookie
             "title": self.title,
             "authors": self.authors,
             "decision": "chosen" if self.chosen else "accepted" if self.accepted else "rejected",

@@ -155,6 +155,16 @@ class Wanted:
             )
             return cursor.rowcount > 0
 
+    async def release_searches(self, now: float) -> int:
+        """Books left `searching` by a search that never finished (a crash) are wanted again."""
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE wanted SET state = 'wanted', state_reason = 'a search was interrupted', "
+                "updated_at = ? WHERE state = 'searching'",
+                (now,),
+            )
+            return cursor.rowcount
+
     async def set_state(self, wanted_id: int, state: str, reason: str | None, now: float) -> None:
         async with self._store.transaction() as db:
             await db.execute(

@@ -50,6 +50,7 @@ def test_within_every_budget_a_grab_may_happen() -> None:
         ({"grabs_last_day": 10}, "limits.grabs_per_day"),
         ({"active_downloads": 3}, "limits.active_downloads"),
         ({"free_space": None}, "could not be read"),
+        ({"active_downloads": None}, "qBittorrent did not answer"),
         ({"free_space": 21 * GIB}, "limits.min_free_space"),
     ],
 )

@@ -1,0 +1,361 @@
+"""The search job end to end: wanted books → the MAM simulator → a real qbittorrent-nox, on a real database.
+
+The runtime runs on an `InstantClock` (MAM's request spacing passes at once); the simulator and
+qBittorrent listen on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from mamd.clients.errors import Unauthorized
+from mamd.config import load_config
+from mamd.domain.discovery import WantSpec, series_want_key, title_want_key
+from mamd.domain.library import Book, SeriesEntry
+from mamd.jobs import account as account_job
+from mamd.jobs import search as search_job
+from mamd.logs import Redactor
+from mamd.runtime import Runtime
+from mamd.schedule import JobContext, JobState
+from mamd.sim.mam import MamSimulator
+from mamd.sim.mam_catalogue import GOOD
+from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.store.wanted import WantedBook
+from mamd.web import create_app
+from tests.support.clock import InstantClock
+from tests.support.configs import API_KEY, write_config
+from tests.support.qbittorrent import QbittorrentFactory, api_client
+
+pytestmark = pytest.mark.qbittorrent
+
+COOKIE = "test-mam-session-cookie-value"
+DOWNLOAD = "/tor/download.php"
+SEARCH = "/tor/js/loadSearchJSONbasic.php"
+HERO = WantSpec(
+    series_want_key("Mistborn", "3"), "series_gap", "Brandon Sanderson", "The Hero of Ages", "Mistborn", "3"
+)
+EQUAL_RITES = WantSpec(
+    title_want_key("Terry Pratchett", "Equal Rites"), "manual", "Terry Pratchett", "Equal Rites"
+)
+CIBOLA = WantSpec(
+    title_want_key("James S. A. Corey", "Cibola Burn"), "manual", "James S. A. Corey", "Cibola Burn"
+)
+MISSING = WantSpec(title_want_key("Nobody", "No Such Book"), "manual", "Nobody Atall", "No Such Book")
+
+
+@dataclass
+class Env:
+    runtime: Runtime
+    sim: MamSimulator
+    qbt: QbittorrentNox
+    clock: InstantClock
+
+    def context(self, job: str) -> JobContext:
+        return JobContext(job, 0, "manual", self.clock, JobState(job))
+
+    async def want(self, *specs: WantSpec) -> list[WantedBook]:
+        await self.runtime.wanted.apply(specs, {}, [], self.clock.now())
+        books = {book.key: book for book in await self.runtime.wanted.all()}
+        return [books[spec.key] for spec in specs]
+
+    async def account(self) -> None:
+        await account_job.run(self.runtime, self.context("account"))
+
+    async def search(self) -> dict[str, Any]:
+        return dict(await search_job.run(self.runtime, self.context("search")))
+
+    async def book(self, wanted: WantedBook) -> WantedBook:
+        found = await self.runtime.wanted.get(wanted.id)
+        assert found is not None
+        return found
+
+    async def events(self, kind: str) -> list[Any]:
+        return [e for e in await self.runtime.events.recent(500) if e.kind == kind]
+
+    def in_qbittorrent(self) -> list[Any]:
+        with api_client(self.qbt) as client:
+            return list(client.torrents_info())
+
+
+@pytest.fixture
+async def make_env(tmp_path: Path, qbittorrent_nox: QbittorrentFactory) -> AsyncIterator[Callable[..., Any]]:
+    servers: list[TestServer] = []
+    runtimes: list[Runtime] = []
+    sessions: list[aiohttp.ClientSession] = []
+    qbt = qbittorrent_nox()
+
+    async def make(changes: dict[str, Any] | None = None, **sim_options: Any) -> Env:
+        clock = InstantClock()
+        sim = MamSimulator.handwritten(cookie=COOKIE, clock=clock.now, monotonic=clock.now, **sim_options)
+        server = TestServer(sim.app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        settings: dict[str, Any] = {
+            "mam": {"base_url": f"http://127.0.0.1:{server.port}", "session": COOKIE},
+            "qbittorrent": {
+                "url": qbt.url,
+                "username": qbt.username,
+                "password": qbt.password,
+                "save_path": str(qbt.save_path),
+            },
+            "limits": {"min_free_space": "1MiB"},
+        }
+        for section, values in (changes or {}).items():
+            if isinstance(values, dict):
+                settings.setdefault(section, {}).update(values)
+            else:
+                settings[section] = values
+        path = write_config(tmp_path, settings)
+        runtime = Runtime(load_config(path), path, clock=clock, redactor=Redactor())
+        await runtime.store.open()
+        runtimes.append(runtime)
+        session = aiohttp.ClientSession()
+        sessions.append(session)
+        runtime.connect(session)
+        return Env(runtime, sim, qbt, clock)
+
+    yield make
+    for session in sessions:
+        await session.close()
+    for runtime in runtimes:
+        await runtime.tasks.drain(1.0)
+        await runtime.store.close()
+    for server in servers:
+        await server.close()
+
+
+async def test_a_wanted_book_is_found_chosen_and_grabbed_into_qbittorrent(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env()
+    [book] = await env.want(HERO)
+    await env.account()
+    result = await env.search()
+    assert result["grabbed"] == 1
+
+    grabbed = await env.book(book)
+    assert grabbed.state == "grabbed"
+    record = await env.runtime.torrents.by_mam_id(GOOD["The Hero of Ages"])
+    assert record is not None
+    assert record.wanted_id == book.id
+    assert record.meta is not None
+    assert record.meta.title == "The Hero of Ages"
+    assert record.meta.series == "Mistborn"
+    assert record.meta.position == "3"
+    [torrent] = env.in_qbittorrent()
+    assert torrent.hash == record.hash
+    assert torrent.category == "mamd"
+    assert "mamd" in torrent.tags
+    assert Path(torrent.save_path) == env.qbt.save_path
+    [added] = await env.events("grab.added")
+    assert added.data["torrent_id"] == GOOD["The Hero of Ages"]
+    assert env.sim.downloads[-1].fl is False  # rules.wedges.use is never by default
+
+
+async def test_every_candidate_is_recorded_with_its_reasons_and_shown_by_the_api(
+    make_env: Callable[..., Any], aiohttp_client: Any
+) -> None:
+    env: Env = await make_env()
+    [book] = await env.want(HERO)
+    await env.account()
+    await env.search()
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(env.runtime))
+    response = await client.get(f"/api/v1/wanted/{book.id}", headers={"X-Api-Key": API_KEY})
+    assert response.status == 200
+    body = await response.json()
+    candidates = {c["torrent_id"]: c for c in body["candidates"]}
+    chosen = [c for c in body["candidates"] if c["decision"] == "chosen"]
+    assert [c["torrent_id"] for c in chosen] == [GOOD["The Hero of Ages"]]
+    reasons = {mam_id: " ".join(c["reasons"]) for mam_id, c in candidates.items()}
+    assert "abridged" in reasons[900102]
+    assert "dramatised" in reasons[900105]
+    assert 900108 not in candidates  # the German edition: MAM filters it by mam.languages
+    assert {candidates[i]["decision"] for i in (900102, 900105)} == {"rejected"}
+
+
+async def test_a_dry_run_decides_and_records_but_downloads_and_adds_nothing(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env({"dry_run": True})
+    [book] = await env.want(HERO)
+    await env.account()
+    result = await env.search()
+    assert result["would_grab"] == 1
+    assert (await env.book(book)).state == "wanted"
+    assert env.sim.requests.matching(DOWNLOAD) == []
+    assert env.sim.downloads == []
+    assert env.in_qbittorrent() == []
+    [event] = await env.events("grab.would_grab")
+    assert "The Hero of Ages" in event.message
+    assert await env.runtime.candidates.of(book.id)
+
+
+async def test_without_an_account_snapshot_only_freeleech_is_grabbed(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env()
+    hero, cibola = await env.want(HERO, CIBOLA)
+    result = await env.search()
+    assert result["grabbed"] == 1
+    assert (await env.book(hero)).state == "blocked"
+    assert "only freeleech" in ((await env.book(hero)).state_reason or "")
+    assert (await env.book(cibola)).state == "grabbed"
+    assert [d.tid for d in env.sim.downloads] == [900110]  # the freeleech mp3, not the paid m4b
+
+
+async def test_a_budget_that_is_spent_blocks_the_grab_and_says_why(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env({"limits": {"grabs_per_day": 0, "min_free_space": "1MiB"}})
+    [book] = await env.want(HERO)
+    await env.account()
+    await env.search()
+    blocked = await env.book(book)
+    assert blocked.state == "blocked"
+    assert "limits.grabs_per_day" in (blocked.state_reason or "")
+    assert env.sim.downloads == []
+    [event] = await env.events("grab.blocked")
+    assert "limits.grabs_per_day" in event.message
+
+
+async def test_a_miss_is_searched_again_later_and_later(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env()
+    [book] = await env.want(MISSING)
+    await env.account()
+    await env.search()
+    first = await env.book(book)
+    assert first.state == "skipped"
+    assert first.next_search_at is not None
+    first_delay = first.next_search_at - env.clock.now()
+    assert first_delay >= 6 * 3600 - 1
+    assert (await env.search())["searched"] == 0  # not due yet
+    env.clock.advance(first_delay + 1)
+    await env.search()
+    second = await env.book(book)
+    assert second.next_search_at is not None
+    assert second.next_search_at - env.clock.now() > first_delay
+
+
+async def test_a_torrent_already_in_qbittorrent_is_recorded_not_refused(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env()
+    data = env.sim.torrent(GOOD["The Hero of Ages"])
+    with api_client(env.qbt) as client:
+        client.torrents_add(torrent_files=data, save_path=str(env.qbt.save_path), category="elsewhere")
+    [book] = await env.want(HERO)
+    await env.account()
+    await env.search()
+    grabbed = await env.book(book)
+    assert grabbed.state == "grabbed"
+    assert "had it already" in (grabbed.state_reason or "")
+    assert len(env.in_qbittorrent()) == 1
+
+
+async def test_a_book_that_became_owned_during_the_search_is_not_grabbed(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env()
+    [book] = await env.want(HERO)
+    await env.account()
+    env.sim.faults.add_latency(0.5)  # the search is slow; a library sync lands meanwhile
+    task = asyncio.create_task(env.search())
+    await wait_until(lambda: bool(env.sim.requests.matching(SEARCH)))
+    owned = Book(
+        id="li_hero",
+        title="The Hero of Ages",
+        authors=("Brandon Sanderson",),
+        series=(SeriesEntry("Mistborn", "3"),),
+    )
+    await env.runtime.library.upsert([owned], env.clock.now())
+    await asyncio.wait_for(task, 30)
+    assert await env.runtime.wanted.get(book.id) is None
+    assert env.sim.downloads == []
+    assert env.in_qbittorrent() == []
+    [event] = await env.events("wanted.dropped")
+    assert "in the library now" in event.message
+
+
+async def test_an_expired_session_mid_run_stops_the_search_and_leaves_books_wanted(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env()
+    hero, rites = await env.want(HERO, EQUAL_RITES)
+    await env.account()
+    env.sim.expire_session()
+    with pytest.raises(Unauthorized):
+        await env.search()
+    sent = len(env.sim.requests)
+    with pytest.raises(Unauthorized):
+        await env.search()
+    assert len(env.sim.requests) == sent  # the second run sent nothing
+    for book in (hero, rites):
+        assert (await env.book(book)).state in ("wanted", "failed", "skipped")
+    [event] = await env.events("mam.session_rejected")
+    assert "mam.session" in event.message
+    assert env.runtime.health.services["mam"].state == "unauthorized"
+
+
+async def test_a_torrent_gone_from_mam_fails_the_grab_and_the_book_waits(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env()
+    [book] = await env.want(HERO)
+    await env.account()
+    env.sim.faults.fail_next(1, 404, path_prefix=DOWNLOAD)
+    await env.search()
+    failed = await env.book(book)
+    assert failed.state == "failed"
+    assert failed.next_search_at is not None
+    assert env.in_qbittorrent() == []
+    [event] = await env.events("grab.failed")
+    assert "The Hero of Ages" in event.message
+
+
+async def test_qbittorrent_down_at_grab_time_fails_the_grab_not_the_run(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env()
+    hero, rites = await env.want(HERO, EQUAL_RITES)
+    await env.account()
+    env.qbt.stop()
+    try:
+        result = await env.search()
+    finally:
+        env.qbt.start()
+    assert result["searched"] == 2
+    for book in (hero, rites):
+        blocked = await env.book(book)
+        assert blocked.state == "blocked"
+        assert "qBittorrent did not answer" in (blocked.state_reason or "")
+
+
+async def test_followed_authors_become_wanted_books_newest_first(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env()
+    await env.runtime.wanted.set_follows({"author": ["James S. A. Corey"]}, env.clock.now())
+    await env.account()
+    result = await env.search()
+    assert result["follows_added"] >= 3
+    wanted = {book.title for book in await env.runtime.wanted.all()}
+    assert {"Leviathan Wakes", "Caliban's War", "Abaddon's Gate", "Cibola Burn"} <= wanted
+    assert not any("Abadón" in (title or "") for title in wanted)  # not the Spanish edition
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):  # ten seconds at most
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
+async def test_a_search_cut_short_by_a_crash_leaves_no_book_stuck_searching(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env()
+    [book] = await env.want(HERO)
+    await env.runtime.wanted.set_state(book.id, "searching", None, env.clock.now())  # as a crash leaves it
+    await env.account()
+    result = await env.search()
+    assert result["grabbed"] == 1
+    assert (await env.book(book)).state == "grabbed"
