@@ -39,6 +39,13 @@ class AccountSnapshot:
         counter = self.counters.get(key)
         return counter.count if counter else None
 
+    @property
+    def hit_and_run(self) -> int | None:
+        """Torrents MAM counts as hit-and-run, seeding or not; None when MAM did not say."""
+        counts = [self.count(key) for key in ("seedHnr", "inactHnr")]
+        known = [count for count in counts if count is not None]
+        return sum(known) if known else None
+
     def as_dict(self) -> dict[str, Any]:
         unsat = self.unsat
         return {
@@ -51,6 +58,7 @@ class AccountSnapshot:
             "vip_until": self.vip_until,
             "unsatisfied": unsat.count if unsat else None,
             "unsatisfied_limit": unsat.limit if unsat else None,
+            "hnr": self.hit_and_run,
             "counters": {
                 k: {"count": c.count, "limit": c.limit, "size": c.size} for k, c in self.counters.items()
             },

@@ -53,7 +53,7 @@ def blocked(decision: Decision, facts: BudgetFacts, limits: LimitsConfig, ratio:
     unsat = snapshot.unsat
     if unsat is None or unsat.limit is None:
         return "MAM's unsatisfied count and limit are unknown: nothing is grabbed until they are read"
-    hit_and_run = sum(snapshot.count(key) or 0 for key in ("seedHnr", "inactHnr"))
+    hit_and_run = snapshot.hit_and_run
     if hit_and_run:
         return f"{hit_and_run} hit-and-run torrents on MAM: nothing is grabbed until they are seeded"
     room = unsat.limit - unsat.count - limits.unsatisfied_reserve

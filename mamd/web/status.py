@@ -30,18 +30,29 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "database": {"path": str(runtime.store.path), "problem": runtime.store.problem},
         "problems": runtime.readiness_problems(),
         "inbox": None,
+        "account": None,
         "library": None,
         "wanted": None,
         "recent": [],
     }
     try:
         document["inbox"] = {"pending": await runtime.inbox.pending_count()}
+        document["account"] = await account_section(runtime)
         document["library"] = await library_section(runtime)
         document["wanted"] = await runtime.wanted.counts()
         document["recent"] = [e.as_dict() for e in await runtime.events.recent(RECENT_EVENTS)]
     except StoreError as exc:
         document["database"]["problem"] = document["database"]["problem"] or str(exc)
     return document
+
+
+async def account_section(runtime: Runtime) -> dict[str, Any] | None:
+    """The last account snapshot, as the budgets read it."""
+    snapshot = await runtime.account.latest()
+    if snapshot is None:
+        return None
+    age = round(runtime.clock.now() - snapshot.at, 1)
+    return {"at": iso(snapshot.at), "age_s": age, **snapshot.as_dict()}
 
 
 async def library_section(runtime: Runtime) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 from mamd import __version__
 from mamd.clock import iso
 from mamd.config import load_config
+from mamd.domain.account import AccountSnapshot, Counter
 from mamd.logs import Redactor
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext
@@ -195,7 +196,33 @@ async def test_status_from_loopback_needs_no_key_and_has_every_documented_sectio
     assert body["jobs"] == {}
     assert body["services"] == {}
     assert body["inbox"] == {"pending": 0}
+    assert body["account"] is None  # no snapshot yet
     assert body["recent"] == []
+
+
+async def test_status_shows_the_last_account_snapshot(
+    client: Client, runtime: Runtime, clock: FakeClock
+) -> None:
+    counters = {"unsat": Counter(12, 50), "seedHnr": Counter(0), "inactHnr": Counter(1)}
+    await runtime.account.add(
+        AccountSnapshot(
+            at=clock.now(),
+            classname="Power User",
+            ratio=2.5,
+            uploaded=300 * 1024**3,
+            downloaded=120 * 1024**3,
+            seedbonus=62500.0,
+            wedges=4,
+            counters=counters,
+        )
+    )
+    clock.advance(30)
+    account = (await (await client.get("/status")).json())["account"]
+    assert account["at"] == iso(clock.now() - 30)
+    assert account["age_s"] == 30.0
+    assert (account["ratio"], account["classname"], account["seedbonus"]) == (2.5, "Power User", 62500.0)
+    assert (account["unsatisfied"], account["unsatisfied_limit"], account["hnr"]) == (12, 50, 1)
+    assert account["uploaded"] == 300 * 1024**3
 
 
 async def test_status_lists_jobs_pending_hooks_and_recent_events(
