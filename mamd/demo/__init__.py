@@ -1,32 +1,33 @@
 """`mamd demo`: the daemon at work on this machine, in a temporary folder, narrated step by step.
 
-A small Audiobookshelf library is written to disk and served by the simulator; `mamd run`
-starts as a real process on a demo configuration and is driven the way qBittorrent, an
-editor and a user with curl would. Nothing outside the folder is touched.
+A small Audiobookshelf library with gaps is written to disk and served by the simulator, the
+MAM simulator serves a catalogue that holds the missing books, and a real `qbittorrent-nox`
+downloads into the folder. `mamd run` starts as a real process on a demo configuration and
+is driven the way qBittorrent, an editor and a user with curl would: it reads the library,
+works out what is missing, searches MAM, grabs, and imports what finishes. Nothing outside
+the folder is touched.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import shutil
 import signal
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from mamd.demo import downloads
 from mamd.demo.daemon import DemoDaemon
 from mamd.demo.library import DemoAudiobookshelf, start_audiobookshelf, write_library
+from mamd.demo.mam import DemoMam, start_mam
 from mamd.sim.qbittorrent import QbittorrentNox
 
 REASONS = {"series_gap": "a gap in an owned series", "manual": "asked for in mamd.yaml", "follow": "followed"}
-
-
-DOWNLOAD = "Brandon Sanderson - Mistborn 03 - The Hero of Ages"
-DOWNLOAD_FOLDER = "Brandon Sanderson/Mistborn/3 - The Hero of Ages"
+IMPORT_TIMEOUT_S = 90.0
 
 
 class Story:
@@ -35,11 +36,14 @@ class Story:
         folder: Path,
         daemon: DemoDaemon,
         audiobookshelf: DemoAudiobookshelf,
+        mam: DemoMam,
         qbittorrent: QbittorrentNox | None,
     ) -> None:
-        self.folder, self.daemon, self.audiobookshelf = folder, daemon, audiobookshelf
+        self.folder, self.daemon, self.audiobookshelf, self.mam = folder, daemon, audiobookshelf, mam
         self.qbittorrent = qbittorrent
         self.step = 0
+        self.grabbed: list[dict[str, Any]] = []
+        self.imported: list[dict[str, Any]] = []
 
     def say(self, text: str) -> None:
         self.step += 1
@@ -59,7 +63,8 @@ class Story:
 http: {{host: 127.0.0.1, port: {daemon.port}, api_key: {daemon.api_key}}}
 state: {{database: {folder / "state" / "mamd.db"}, backups: 2}}
 logging: {{level: info, format: json}}
-mam: {{session: demo-{secrets.token_hex(16)}}}
+dry_run: {"false" if qbt is not None else "true"}
+mam: {{base_url: {self.mam.url}, session: {self.mam.session}, search_interval: 1s}}
 qbittorrent: {qbittorrent}
 audiobookshelf:
   url: {self.audiobookshelf.url}
@@ -67,12 +72,14 @@ audiobookshelf:
   library: Audiobooks
   path: {folder / "library"}
 schedule: {{library_sync: 6h, discover: 12h, search: 0, account: 0, reconcile: 0, retention: 1d}}
+limits: {{active_downloads: 5, min_free_space: 512MiB}}
 wanted:
   manual:
     - {{title: Warbreaker, author: Brandon Sanderson}}
 """
 
     async def start(self) -> None:
+        (self.folder / "torrents").mkdir(exist_ok=True)
         self.daemon.config.write_text(self.config_text())
         seconds = await self.daemon.start()
         self.say(
@@ -88,62 +95,102 @@ wanted:
             f"{library['series']} series, {library['authors']} authors."
         )
         await self.daemon.job_finished("discover", None)  # the sync asks for a discovery when it changed
-        _, body = await self.daemon.get("/api/v1/wanted")
-        self.say(f"discover worked out what is wanted ({len(body['wanted'])} books):")
-        for book in body["wanted"]:
+        wanted = await self.wanted()
+        self.say(f"discover worked out what is wanted ({len(wanted)} books):")
+        for book in wanted:
             print(f"     - {book['label']}  ({REASONS.get(book['reason'], book['reason'])})")
 
-    async def download_finishes(self) -> None:
+    async def wanted(self) -> list[dict[str, Any]]:
+        _, body = await self.daemon.get("/api/v1/wanted?limit=500")
+        return list(body["wanted"])
+
+    async def account(self) -> None:
+        await self.daemon.run_job("account")
+        account = (await self.daemon.status())["account"]
+        self.say(
+            f"account read the MAM account (the simulator's): {account['classname']}, ratio "
+            f"{account['ratio']:.2f}, {account['unsatisfied']} of {account['unsatisfied_limit']} unsatisfied "
+            f"torrents, {account['wedges']} wedges. The budgets check this before every grab."
+        )
+
+    async def search(self) -> None:
+        job = await self.daemon.run_job("search")
+        requests = len(self.mam.simulator.requests)
+        catalogue = len(self.mam.simulator.rows)
+        self.say(
+            f"search looked for each wanted book in MAM's catalogue ({catalogue} torrents; {requests} "
+            f"requests, at least mam.search_interval apart) and decided ({job['last_result']}):"
+        )
+        _, body = await self.daemon.get("/api/v1/events?limit=1000")
+        grabs = {e["subject"]: e["message"] for e in body["events"] if e["kind"] == "grab.added"}
+        for book in await self.wanted():
+            _, detail = await self.daemon.get(f"/api/v1/wanted/{book['id']}")
+            grab = grabs.get(f"wanted:{book['id']}")
+            shown = (
+                grab.replace(f" for {book['label']}", "")
+                if grab
+                else f"{book['state']}: {book['state_reason']}"
+            )
+            print(f"     - {book['label']}: {shown}")
+            for candidate in detail["candidates"][:4]:
+                if candidate["decision"] == "chosen":
+                    continue
+                why = candidate["reasons"][-1] if candidate["reasons"] else ""
+                print(f"         left: {candidate['title']!r} [MAM {candidate['torrent_id']}]: {why}")
+            if grab is not None:
+                self.grabbed.append(book)
+
+    async def downloads_complete(self) -> None:
         if self.qbittorrent is None:
             print(
-                "   (The import step needs a real qBittorrent and qbittorrent-nox is not installed: "
-                f"{downloads.INSTALL_HINT}. A completion hook is sent by hand instead.)"
+                "   (Grabbing and importing need a real qBittorrent and qbittorrent-nox is not installed: "
+                f"{downloads.INSTALL_HINT}. The search ran as a dry run instead.)"
             )
-            await self.completion_hook()
             return
-        files = {f"{DOWNLOAD}/The Hero of Ages - Part {n}.mp3": 1_500_000 + n for n in (1, 2)}
+        if not self.grabbed:
+            raise RuntimeError("the search grabbed nothing")
         started = asyncio.get_running_loop().time()
-        torrent_hash = await downloads.finish_download(
-            self.qbittorrent, self.folder / "staging", DOWNLOAD, files
-        )
         self.say(
-            f"A download finishes in qBittorrent (pid {self.qbittorrent.pid}): {DOWNLOAD}. qBittorrent runs "
-            "`mamd hook %I`."
+            f"The grabs download in qBittorrent (pid {self.qbittorrent.pid}); each finished torrent runs "
+            "`mamd hook %I`, and mamd imports it."
         )
-        target = self.folder / "library" / DOWNLOAD_FOLDER
+        grabbed = {book["id"] for book in self.grabbed}
 
-        async def confirmed() -> bool:
-            _, body = await self.daemon.get("/api/v1/events?limit=1000")
-            return any(e["kind"] == "import.done" for e in body["events"])
+        async def all_imported() -> list[dict[str, Any]] | None:
+            books = [book for book in await self.wanted() if book["id"] in grabbed]
+            done = [book for book in books if book["state"] == "imported"]
+            return done if len(done) == len(grabbed) else None
 
-        await self.daemon.until("the import", confirmed)
+        self.imported = await self.daemon.until("the imports", all_imported, limit_s=IMPORT_TIMEOUT_S)
         elapsed = asyncio.get_running_loop().time() - started
-        seeding = self.qbittorrent.save_path / next(iter(files))
-        linked = target / Path(next(iter(files))).name
-        same = (
-            "the same inode as" if linked.stat().st_ino == seeding.stat().st_ino else "NOT the same file as"
-        )
-        print(
-            f"   mamd re-read it from qBittorrent, hardlinked it into library/{DOWNLOAD_FOLDER} ({same} the "
-            f"seeding file) and Audiobookshelf scanned it: {elapsed:.2f} s after the torrent was added "
-            f"(hash {torrent_hash[:12]}…)."
-        )
-        discovered_before = (await self.daemon.status())["jobs"]["discover"]["last_started_at"]
-        await self.daemon.run_job("library_sync")
-        await self.daemon.job_finished("discover", discovered_before)  # the sync asks for it
-        _, body = await self.daemon.get("/api/v1/wanted")
-        left = ", ".join(book["label"] for book in body["wanted"])
-        print(f"   After the next library_sync, Mistborn #3 is no longer wanted. Still wanted: {left}.")
+        for book in self.imported:
+            print(f"     - {book['label']}: {book['state_reason']}")
+        print(f"   All {len(self.imported)} imported and scanned by Audiobookshelf within {elapsed:.1f} s.")
+        print(f"   {self._same_inode()}")
 
-    async def completion_hook(self) -> None:
-        code, body = await self.daemon.post(
-            "/hooks/qbittorrent",
-            data={"hash": secrets.token_hex(20), "name": "Demo Author - Demo Book (2026)"},
-        )
-        status = await self.daemon.status()
+    def _same_inode(self) -> str:
+        """Whether a linked file is the very file qBittorrent seeds (a hardlink, no copy)."""
+        assert self.qbittorrent is not None
+        library = self.folder / "library"
+        seeding = {p.name: p for p in self.qbittorrent.save_path.rglob("*") if p.is_file()}
+        for linked in sorted(library.rglob("*")):
+            twin = seeding.get(linked.name)
+            if linked.is_file() and twin is not None and linked.stat().st_size == twin.stat().st_size:
+                same = linked.stat().st_ino == twin.stat().st_ino
+                shown = linked.relative_to(library)
+                verdict = "the same inode as" if same else "NOT the same file as"
+                return f"library/{shown} is {verdict} the file qBittorrent seeds."
+        return "No linked file was found beside its seeding twin."
+
+    async def library_again(self) -> None:
+        discovered_before = (await self.daemon.status())["jobs"]["discover"]["last_started_at"]
+        job = await self.daemon.run_job("library_sync")
+        await self.daemon.job_finished("discover", discovered_before)  # the sync asks for it
+        library = (await self.daemon.status())["library"]
+        left = [book["label"] for book in await self.wanted() if book["state"] != "imported"]
         self.say(
-            f"qBittorrent reports a finished torrent: POST /hooks/qbittorrent → {code} {body}; "
-            f"stored durably, {status['inbox']['pending']} completion(s) waiting in the inbox."
+            f"The next library_sync ({job['last_result']}) finds {library['items']} books; "
+            f"still wanted: {', '.join(left) or 'nothing'}."
         )
 
     async def hot_reload(self) -> None:
@@ -206,9 +253,10 @@ async def _serve_until_interrupted(story: Story) -> None:
 async def _demo(folder: Path, serve: bool) -> int:
     library = folder / "library"
     books = write_library(library)
-    print(f"A demo Audiobookshelf library of {books} books is written to {library}.\n")
+    print(f"A demo Audiobookshelf library of {books} books, with gaps, is written to {library}.\n")
     audiobookshelf = await start_audiobookshelf(library)
     qbittorrent: QbittorrentNox | None = None
+    mam: DemoMam | None = None
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
             daemon = DemoDaemon(folder, session)
@@ -217,11 +265,17 @@ async def _demo(folder: Path, serve: bool) -> int:
                 print(
                     f"A real qbittorrent-nox runs on {qbittorrent.url} with its own profile in the folder.\n"
                 )
-            story = Story(folder, daemon, audiobookshelf, qbittorrent)
+            mam = await start_mam(qbittorrent.save_path if qbittorrent is not None else None)
+            print(f"The MAM simulator runs on {mam.url} with {len(mam.simulator.rows)} torrents.\n")
+            story = Story(folder, daemon, audiobookshelf, mam, qbittorrent)
             try:
                 await story.start()
                 await story.library()
-                await story.download_finishes()
+                await story.account()
+                await story.search()
+                await story.downloads_complete()
+                if qbittorrent is not None:
+                    await story.library_again()
                 await story.hot_reload()
                 await story.retention()
                 if serve:
@@ -235,11 +289,19 @@ async def _demo(folder: Path, serve: bool) -> int:
     finally:
         if qbittorrent is not None:
             await asyncio.to_thread(qbittorrent.stop)
+        if mam is not None:
+            await mam.close()
         await audiobookshelf.close()
-    imported = "imported a finished download, " if qbittorrent is not None else "stored a completion hook, "
+    if qbittorrent is not None:
+        done = (
+            f"searched MAM, grabbed {len(story.grabbed)} books into qBittorrent and imported "
+            f"{len(story.imported)} of them into the library"
+        )
+    else:
+        done = "searched MAM and decided what it would grab (a dry run, without qBittorrent)"
     print(
-        "\nSummary: the daemon read the library and worked out the wanted books, "
-        f"{imported}applied an edit, refused a broken one, ran a job and stopped cleanly."
+        f"\nSummary: the daemon read the library, worked out the wanted books, {done}; it applied an "
+        "edit, refused a broken one, ran a job and stopped cleanly."
     )
     return 0 if code == 0 else 1
 

@@ -6,8 +6,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import web
-
+from mamd.demo.servers import LoopbackServer, serve
 from mamd.sim.abs import AbsSimulator
 
 # (author, series, position, title, narrator); None series: a standalone
@@ -39,19 +38,17 @@ def write_library(root: Path) -> int:
 @dataclass
 class DemoAudiobookshelf:
     simulator: AbsSimulator
-    runner: web.AppRunner
-    url: str
+    server: LoopbackServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
 
     async def close(self) -> None:
-        await self.runner.cleanup()
+        await self.server.close()
 
 
 async def start_audiobookshelf(library: Path) -> DemoAudiobookshelf:
     """The simulator serving `library` on a free loopback port."""
     simulator = AbsSimulator.from_folder(library, api_key=secrets.token_hex(20), scan_delay=0.05)
-    runner = web.AppRunner(simulator.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return DemoAudiobookshelf(simulator, runner, f"http://{host}:{port}")
+    return DemoAudiobookshelf(simulator, await serve(simulator.app))

@@ -69,8 +69,10 @@ def decide(
     if found.bundle and not rules.allow_bundles:
         return _refuse(release, found, "a bundle of several books (rules.allow_bundles is false)")
     formats = [f for f in rules.formats if f in release.filetypes]
+    if not release.filetypes:
+        return _refuse(release, found, "MAM gives no format for it, so rules.formats cannot be checked")
     if not formats:
-        shown = " ".join(release.filetypes) or "no format"
+        shown = " ".join(release.filetypes)
         return _refuse(release, found, f"{shown} is not among rules.formats ({', '.join(rules.formats)})")
     if release.bitrate is not None and release.bitrate < rules.min_bitrate.bps:
         return _refuse(

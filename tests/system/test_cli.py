@@ -115,9 +115,19 @@ def test_demo_runs_end_to_end() -> None:
     assert "11 books, 4 series, 4 authors" in result.stdout
     assert "Mistborn #3 by Brandon Sanderson  (a gap in an owned series)" in result.stdout
     assert "Warbreaker by Brandon Sanderson  (asked for in mamd.yaml)" in result.stdout
+    assert "Mistborn #3 by Brandon Sanderson: " in result.stdout
+    assert "left: 'The Hero of Ages (Abridged)' [MAM 900102]: abridged" in result.stdout
+    assert "left: 'Warbreaker' [MAM 900109]: VIP-only" in result.stdout
     if shutil.which("qbittorrent-nox") or os.environ.get("CI"):
-        assert "the same inode as the seeding file" in result.stdout
-        assert "Mistborn #3 is no longer wanted" in result.stdout
+        assert (
+            "Mistborn #3 by Brandon Sanderson: grabbed The Hero of Ages by Brandon Sanderson" in result.stdout
+        )
+        assert "All 4 imported and scanned by Audiobookshelf" in result.stdout
+        assert "the same inode as the file qBittorrent seeds" in result.stdout
+        assert "still wanted: nothing" in result.stdout
+        assert "grabbed 4 books into qBittorrent and imported 4 of them" in result.stdout
+    else:
+        assert "dry run: would grab The Hero of Ages" in result.stdout
     assert "stopped in" in result.stdout
     assert "exit status 0" in result.stdout
 

@@ -63,7 +63,7 @@ def test_a_good_release_is_accepted_with_its_reasons() -> None:
         ({"lang_code": "GER"}, "in GER"),
         ({"browseflags": 32}, "abridged"),
         ({"filetypes": ("flac",)}, "not among rules.formats"),
-        ({"filetypes": ()}, "no format"),
+        ({"filetypes": ()}, "gives no format"),
         ({"bitrate": 32_000}, "below rules.min_bitrate"),
         ({"size": None}, "size is unknown"),
         ({"size": 5 * GIB}, "above rules.max_size"),
