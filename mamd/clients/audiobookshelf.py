@@ -1,6 +1,6 @@
 """The Audiobookshelf client: libraries, the items list, structured metadata, scans.
 
-It follows what the server really does (../shared/reference/abs-api.md): items are paged
+It follows what the server really does: items are paged
 with `limit` and a 0-based `page` (there is no `offset`); the list carries only joined
 strings, so structured authors, narrators and series come from `POST /api/items/batch/get`;
 `/series` needs a `limit` or answers an empty list; `/authors` changes shape with paging.
@@ -120,7 +120,7 @@ class AudiobookshelfClient:
         return _library(await self._get(f"/api/libraries/{library_id}"))
 
     async def scan(self, library_id: str) -> None:
-        """Start a scan; it runs in the background and ends when `lastScan` moves (§8.2)."""
+        """Start a scan; it runs in the background and ends when `lastScan` moves."""
         await self._upstream.request("POST", f"/api/libraries/{library_id}/scan", expect="none")
 
     # -- items ----------------------------------------------------------------------------
@@ -130,7 +130,7 @@ class AudiobookshelfClient:
     ) -> ItemsPage:
         """One page of the items list, oldest first, so items added meanwhile land on later pages.
 
-        `newest_first` reverses it: the way to find books a scan has just added (§8.2).
+        `newest_first` reverses it: the way to find books a scan has just added.
         """
         path = f"/api/libraries/{library_id}/items"
         params = {"limit": str(limit), "page": str(page), "sort": "addedAt", "minified": "1"}
@@ -183,7 +183,7 @@ class AudiobookshelfClient:
     # -- series, authors ------------------------------------------------------------------
 
     async def series_page(self, library_id: str, page: int, limit: int) -> tuple[list[SeriesSummary], int]:
-        # without `limit` the server answers `results: []` while `total` is right (§6.1)
+        # without `limit` the server answers `results: []` while `total` is right
         data = await self._get(
             f"/api/libraries/{library_id}/series", {"limit": str(limit), "page": str(page)}
         )
@@ -199,7 +199,7 @@ class AudiobookshelfClient:
     ) -> list[AuthorSummary]:
         params = {} if limit is None else {"limit": str(limit), "page": str(page or 0)}
         data = await self._get(f"/api/libraries/{library_id}/authors", params)
-        # `{"authors": [...]}` without paging, `{"results": [...], "total": …}` with it (§6.2)
+        # `{"authors": [...]}` without paging, `{"results": [...], "total": …}` with it
         rows = (
             data.get("authors")
             if isinstance(data, dict) and "authors" in data

@@ -1,13 +1,13 @@
 """The MyAnonamouse client: the JSON API with the session cookie only, politely.
 
-- Only the `mam_id` cookie authenticates; there is no password login, ever (mam-api.md §2.1).
+- Only the `mam_id` cookie authenticates; there is no password login, ever.
 - MAM rotates the cookie on every answer; each new value is saved before the next request
-  and used from then on, across restarts (§2.2). A value the user pastes into
+  and used from then on, across restarts. A value the user pastes into
   `mam.session` replaces the rotated one.
 - Requests of one kind (search, download, account, …) are at least `mam.search_interval`
   apart; a 429 waits out `Retry-After`; repeated failures open a circuit for a while.
 - 401/403, an empty body or MAM's login page mean the session is dead: no further request
-  is sent until the cookie changes, so a dead session is never hammered (§2.3).
+  is sent until the cookie changes, so a dead session is never hammered.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def fingerprint(value: str) -> str:
 
 
 def new_cookie(headers: Any) -> str | None:
-    """The rotated `mam_id` in these answer headers; deletions and expired cookies are ignored (§2.2)."""
+    """The rotated `mam_id` in these answer headers; deletions and expired cookies are ignored."""
     values = headers.getall("Set-Cookie", []) if hasattr(headers, "getall") else []
     found = None
     for header in values:
@@ -236,7 +236,7 @@ class MamClient:
         body = reply.body.lstrip()
         head = body[:2000].lower()
         if not body or b"<html" in head or b"not logged in" in head:
-            # an empty body or the login page is how MAM says the session is gone (§2.3)
+            # an empty body or the login page is how MAM says the session is gone
             self._on_state("unauthorized", "MAM answered with its login page")
             raise Unauthorized(
                 SERVICE,
@@ -293,15 +293,15 @@ class MamClient:
                 "endDate": "",
                 "hash": "",
                 "sortType": sort,
-                "startNumber": str(start),  # a string (§3.1)
+                "startNumber": str(start),  # a string, not a number
                 "id": 0,
             },
-            "perpage": perpage,  # at the top level, or it is ignored (§3.1)
+            "perpage": perpage,  # at the top level: inside `tor` MAM ignores it
             "isbn": True,
             "description": False,
             "dlLink": False,
         }
-        raw = json.dumps(body).encode()  # the exact bytes: a re-encoded body gets an empty answer (§3.1)
+        raw = json.dumps(body).encode()  # the exact bytes: a re-encoded body gets an empty answer
         reply = await self._request(
             "search", "POST", SEARCH_PATH, data=raw, headers={"Content-Type": "application/json"}
         )
@@ -327,7 +327,7 @@ class MamClient:
     async def search_all(
         self, text: str, *, pages: int = 3, perpage: int = 100, **options: Any
     ) -> list[Release]:
-        """Up to `pages` pages; `startNumber` moves by the rows actually returned (§3.4)."""
+        """Up to `pages` pages; `startNumber` moves by the rows actually returned."""
         releases: list[Release] = []
         start = 0
         for _ in range(pages):
@@ -341,9 +341,9 @@ class MamClient:
     # -- download, account -----------------------------------------------------------------
 
     async def download(self, mam_id: int, *, wedge: bool = False) -> tuple[bytes, TorrentMeta]:
-        """The .torrent bytes, checked as bencode, with their v1 info-hash (§4).
+        """The .torrent bytes, checked as bencode, with their v1 info-hash.
 
-        `wedge` adds `fl=1`, which spends a freeleech wedge whatever the torrent is (§4): the
+        `wedge` adds `fl=1`, which spends a freeleech wedge whatever the torrent is (even a free one): the
         rules decide it, never this client.
         """
         params = {"tid": str(mam_id), **({"fl": "1"} if wedge else {})}

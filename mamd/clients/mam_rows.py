@@ -1,4 +1,4 @@
-"""Reading MAM's search rows and account answers, which are not what they seem (mam-api.md §3.5, §5, §12).
+"""Reading MAM's search rows and account answers, which are not what they seem.
 
 `author_info`, `narrator_info`, `series_info`, `categories` and `mediainfo` are strings that
 hold JSON; `size` is a human string in powers of 1024 (or, sometimes, plain bytes); `id`
@@ -24,7 +24,7 @@ _UNITS = {
     **dict.fromkeys(("t", "tb", "tib"), 1024**4),
 }
 _BITRATE = re.compile(r"([\d.\s]+)\s*([kKmM])?", re.IGNORECASE)
-# MAM's language ids (§3.2) by the codes rows carry in `lang_code`; a code not listed here is
+# MAM's search language ids by the codes rows carry in `lang_code`; a code not listed here is
 # not filtered by MAM, only by mamd
 LANGUAGE_IDS = {
     "ENG": 1, "CHI": 2, "ZHO": 2, "SPA": 4, "BUR": 6, "AFR": 17, "BUL": 18, "CAT": 19, "CZE": 20, "DAN": 21,
@@ -161,7 +161,7 @@ def parse_row(raw: Any) -> Release | None:
         problems.append("size")
     isbn: str | None = raw["isbn"] if isinstance(raw.get("isbn"), str) else None
     asin: str | None = None
-    if isbn and isbn.upper().startswith("ASIN:"):  # the isbn field may carry an ASIN (§3.5)
+    if isbn and isbn.upper().startswith("ASIN:"):  # the isbn field may carry an ASIN (`ASIN:…`)
         asin = isbn[5:].strip() or None
         isbn = None
     filetype = raw.get("filetype") if isinstance(raw.get("filetype"), str) else raw.get("filetypes")
@@ -226,7 +226,7 @@ def _number(value: Any) -> float | None:
 
 
 def parse_account(raw: Any, at: float) -> AccountSnapshot:
-    """`jsonLoad.php?snatch_summary`, old and new shapes (§5.4): counters under `snatch_summary` first."""
+    """`jsonLoad.php?snatch_summary`, old and new (2026-09) shapes: counters under `snatch_summary` first."""
     data = raw if isinstance(raw, dict) else {}
     summary = data.get("snatch_summary") if isinstance(data.get("snatch_summary"), dict) else {}
     counters: dict[str, Counter] = {}

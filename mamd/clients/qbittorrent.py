@@ -27,7 +27,7 @@ TIMEOUTS = (3.0, 15.0)  # connect, read (seconds)
 STOPPED = frozenset({"pausedDL", "pausedUP", "stoppedDL", "stoppedUP"})
 DOWNLOADING = frozenset({"downloading", "stalledDL", "queuedDL", "forcedDL", "metaDL", "checkingDL"})
 SEEDING = frozenset({"uploading", "stalledUP", "queuedUP", "forcedUP"})
-# states in which the torrent's paths and progress are not yet to be trusted (qbittorrent.md §3.3)
+# states in which the torrent's paths and progress are not yet to be trusted
 UNSETTLED = frozenset({"checkingResumeData", "checkingUP", "checkingDL", "metaDL", "allocating", "moving"})
 TROUBLED = frozenset({"error", "missingFiles", "unknown"})
 
@@ -55,7 +55,7 @@ class Torrent:
 
     @property
     def complete(self) -> bool:
-        """Every wanted byte is on disk (by progress, not by state name: qbittorrent.md §3.4)."""
+        """Every wanted byte is on disk (by progress, not by state name)."""
         return (self.progress >= 1.0 or self.amount_left == 0) and self.state not in UNSETTLED
 
     @property
@@ -97,7 +97,7 @@ AddResult = Literal["added", "present"]
 
 
 def _torrent(raw: Any) -> Torrent:
-    # `tags` is "a, b" in torrents/info (comma and space): split on commas, strip (§3.3)
+    # `tags` is "a, b" in torrents/info (comma and space): split on commas, strip
     tags = tuple(t.strip() for t in str(raw.get("tags") or "").split(",") if t.strip())
     completion = int(raw.get("completion_on") or 0)
     return Torrent(
@@ -230,7 +230,7 @@ class QbittorrentClient:
         rows: list[Any] = await self._call(
             "torrents/trackers", lambda c: list(c.torrents_trackers(torrent_hash=torrent_hash))
         )
-        # DHT, PeX and LSD appear as pseudo-trackers "** [DHT] **" (§3.3)
+        # DHT, PeX and LSD appear as pseudo-trackers "** [DHT] **"
         return [
             Tracker(str(r.get("url")), int(r.get("status") or 0), str(r.get("msg") or ""))
             for r in rows

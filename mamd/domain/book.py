@@ -83,7 +83,7 @@ def merge(first: BookMeta | None, then: BookMeta) -> BookMeta:
 
 
 def abs_metadata(book: BookMeta) -> dict[str, Any]:
-    """Audiobookshelf's own `metadata.json` sidecar (abs-api.md §11): it wins over tags and folders."""
+    """Audiobookshelf's own `metadata.json` sidecar: it wins over tags and folders."""
     return {
         "title": book.title,
         "subtitle": book.subtitle,

@@ -1,11 +1,11 @@
 """May mamd grab now? The budgets checked before every grab, whatever the rules chose.
 
 `grabs_per_day`, `active_downloads`, free space on the save path, MAM's unsatisfied
-budget (`unsat.limit − unsat.count − limits.unsatisfied_reserve`, mam-api.md §5.5), no
+budget (`unsat.limit − unsat.count − limits.unsatisfied_reserve`), no
 hit-and-run on the account, and, for a torrent that is not freeleech, the ratio it would
 leave: `uploaded / (downloaded + size)` against `ratio.floor`. Without an account snapshot
 only freeleech may be grabbed; a snapshot without the unsatisfied counters blocks
-everything (fail closed, §5.4).
+everything (fail closed).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def safe_component(text: str, fallback: str = "_") -> str:
 
 
 def join_authors(authors: Sequence[str]) -> str:
-    """Several authors as Audiobookshelf's folder parser reads them: `A & B` (abs-api.md §10)."""
+    """Several authors as Audiobookshelf's folder parser reads them: `A & B`."""
     named = [a.strip() for a in authors if a.strip()]
     if len(named) > MAX_AUTHORS_IN_FOLDER:
         named = named[:MAX_AUTHORS_IN_FOLDER]

@@ -76,7 +76,7 @@ class Release:
         return bool(_PRODUCTION.search(labels))
 
     def free_for(self, classname: str | None) -> bool:
-        """Freeleech for this user (mam-api.md §3.5): free for all, bought, or VIP-free for a VIP class."""
+        """Freeleech for this user (Prowlarr's rule): free for all, bought, or VIP-free for a VIP class."""
         vip_class = (classname or "").casefold() in VIP_CLASSES
         return self.free or self.personal_freeleech or ((self.fl_vip or self.vip) and vip_class)
 

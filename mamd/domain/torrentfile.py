@@ -6,7 +6,7 @@ repeated, because real torrents contain them and libtorrent loads them; a repeat
 value, as libtorrent's `dict_find` does.
 
 `parse_torrent()` takes the v1 info-hash from the exact bytes of the `info` value in the file, never from a
-re-encoding, so a non-canonical file hashes the way qBittorrent hashes it (qbittorrent.md §3.2: the hash is
+re-encoding, so a non-canonical file hashes the way qBittorrent hashes it (the hash is
 not returned by `torrents/add`, mamd computes it and keys everything on it).
 """
 

@@ -2,7 +2,7 @@
 
 Imports that finish close together share one library scan: a request made while a scan
 runs is remembered and answered by one more scan afterwards (ABS drops a scan request
-that arrives during a scan, abs-api.md §8.2). A scan ends when the library's `lastScan`
+that arrives during a scan). A scan ends when the library's `lastScan`
 moves; then each imported book must appear in the items list, by its path relative to
 the library. If Audiobookshelf is down, the imports stay done and the scan is retried.
 """

@@ -1,8 +1,8 @@
 """The `reconcile` job: compare qBittorrent with what mamd knows, and catch what hooks missed.
 
 qBittorrent's completion program is fire-and-forget: when mamd was down or the program
-failed, the completion is simply lost, and a restart of qBittorrent does not run it again
-(qbittorrent.md §5.3–5.4). This job lists mamd's torrents, queues every complete one that
+failed, the completion is simply lost, and a restart of qBittorrent does not run it again.
+This job lists mamd's torrents, queues every complete one that
 was not imported, records each torrent's seeding time (for the account guard), and
 reports torrents that vanished or whose tracker fails — each once, when it changes.
 """

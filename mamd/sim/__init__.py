@@ -1,5 +1,5 @@
 """Simulators of mamd's upstream services, served on loopback for tests, the demo and the benchmarks.
 
-Each simulator reproduces the answers of the real service as recorded in `shared/reference/`, including
+Each simulator reproduces the answers of the real service as observed and recorded, including
 its traps, and lets a test change its state and inject faults.
 """

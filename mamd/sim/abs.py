@@ -1,7 +1,7 @@
 """A simulated Audiobookshelf 2.36 server for tests, the demo and the benchmarks.
 
 `AbsSimulator` owns one library (generated, read from a folder, or the 23-book sample library) and an
-aiohttp app that answers like ABS 2.36 (shared/reference/abs-api.md), traps included. Tests drive it
+aiohttp app that answers like ABS 2.36, traps included. Tests drive it
 through its methods; a simulator in another process is driven through `/__sim/` (see `abs_control`).
 
 Standalone:
@@ -210,7 +210,7 @@ class AbsSimulator:
         return self.update_item(item_id, is_invalid=invalid)
 
     def set_watcher_disabled(self, disabled: bool) -> None:
-        """The library setting `disableWatcher` (§8.3)."""
+        """The library setting `disableWatcher`."""
         self.library.disable_watcher = disabled
         self.library.changed(self.now_ms())
 

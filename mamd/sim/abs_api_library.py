@@ -1,4 +1,4 @@
-"""Handlers for the library's content: libraries, items, series, authors, narrators, search (§3-§7)."""
+"""Handlers for the library's content: libraries, items, series, authors, narrators, search."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ async def libraries(request: web.Request) -> web.Response:
 
 
 async def library(request: web.Request) -> web.Response:
-    """One library; `?include=filterdata` wraps it with filterdata, issues and playlists (§3)."""
+    """One library; `?include=filterdata` wraps it with filterdata, issues and playlists."""
     found = _library(request)
     if found is None:
         return not_found()
@@ -120,7 +120,7 @@ async def search(request: web.Request) -> web.Response:
 
 
 async def item(request: web.Request) -> web.Response:
-    """`GET /api/items/:id`: plain, or with `expanded=1` (and `include=progress`) (§5.1)."""
+    """`GET /api/items/:id`: plain, or with `expanded=1` (and `include=progress`)."""
     state = state_of(request)
     found = state.library.items.get(request.match_info["item_id"])
     if found is None:
@@ -132,7 +132,7 @@ async def item(request: web.Request) -> web.Response:
 
 
 async def batch_get(request: web.Request) -> web.Response:
-    """`POST /api/items/batch/get`: expanded items in the order asked; unknown ids are skipped (§5)."""
+    """`POST /api/items/batch/get`: expanded items in the order asked; unknown ids are skipped."""
     state = state_of(request)
     try:
         body = await request.json()
@@ -148,7 +148,7 @@ async def batch_get(request: web.Request) -> web.Response:
 
 
 async def scan_item(request: web.Request) -> web.Response:
-    """`POST /api/items/:id/scan`: synchronous; UPTODATE, UPDATED or REMOVED (§8.4). Admin only."""
+    """`POST /api/items/:id/scan`: synchronous; UPTODATE, UPDATED or REMOVED. Admin only."""
     state = state_of(request)
     found = state.library.items.get(request.match_info["item_id"])
     if found is None:

@@ -1,5 +1,5 @@
 """Handlers for the server-wide routes: probes, login, the token's user, API keys, tasks, scans, the
-watcher and issue removal (abs-api.md §1, §2, §8, §9)."""
+watcher and issue removal."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
-    """`POST /login`: the refresh token is in the body only with `x-return-tokens: true` (§2)."""
+    """`POST /login`: the refresh token is in the body only with `x-return-tokens: true`."""
     state = state_of(request)
     if not state.users.allow_login(request.remote or "?", state.now_ms()):
         return json_response({"error": "Too many authentication requests"}, status=429)
@@ -141,12 +141,12 @@ async def api_keys(request: web.Request) -> web.Response:
 
 
 async def tasks(request: web.Request) -> web.Response:
-    """A `library-scan` task while a scan runs; `{"tasks": []}` otherwise (finished tasks vanish, §8.2)."""
+    """A `library-scan` task while a scan runs; `{"tasks": []}` otherwise (finished tasks vanish)."""
     return json_response({"tasks": state_of(request).scanner.tasks_json()})
 
 
 async def scan_library(request: web.Request) -> web.Response:
-    """Answers 200 at once; the scan runs in the background, or not at all when one is running (§8.2)."""
+    """Answers 200 at once; the scan runs in the background, or not at all when one is running."""
     state = state_of(request)
     if request.match_info["library_id"] != state.library.id:
         return not_found()
@@ -172,7 +172,7 @@ async def remove_issues(request: web.Request) -> web.Response:
 
 
 async def watcher_update(request: web.Request) -> web.Response:
-    """`POST /api/watcher/update`: 200 even when the watcher is disabled and nothing happens (§8.3)."""
+    """`POST /api/watcher/update`: 200 even when the watcher is disabled and nothing happens."""
     if (refused := require_admin(request)) is not None:
         return refused
     state = state_of(request)

@@ -1,4 +1,4 @@
-"""Users, tokens and the bearer check of the simulated ABS (abs-api.md §2).
+"""Users, tokens and the bearer check of the simulated ABS.
 
 Every `/api` call needs `Authorization: Bearer <token>` (or `?token=` on GET); a missing or unknown token
 gets 401 with the plain-text body `Unauthorized`, not JSON. The admin key acts as the root user; the
@@ -18,7 +18,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from mamd.sim.abs_model import IdFactory
 
-LOGIN_LIMIT = 40  # `/login` and `/auth/*` requests per IP per window (§2)
+LOGIN_LIMIT = 40  # `/login` and `/auth/*` requests per IP per window, as ABS limits them
 LOGIN_WINDOW_MS = 600_000
 _PERMISSIONS = {
     "download": True,
@@ -113,7 +113,7 @@ class Users:
         return access, refresh
 
     def allow_login(self, client: str, now_ms: int) -> bool:
-        """The per-IP rate limit of `/login` and `/auth/*`: 40 requests per 10 minutes (§2)."""
+        """The per-IP rate limit of `/login` and `/auth/*`: 40 requests per 10 minutes."""
         recent = self._logins.setdefault(client, deque())
         while recent and recent[0] <= now_ms - LOGIN_WINDOW_MS:
             recent.popleft()

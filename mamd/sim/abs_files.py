@@ -1,4 +1,4 @@
-"""An item's files as ABS shows them: `audioFiles`, `tracks`, `libraryFiles`, `chapters` (abs-api.md §5.2).
+"""An item's files as ABS shows them: `audioFiles`, `tracks`, `libraryFiles`, `chapters`.
 
 Items read from disk carry their real file entries; generated items get theirs synthesized here from
 their audio plan, the same way every time.
@@ -41,7 +41,7 @@ _FILE_TYPES = {
 }
 _ILLEGAL = re.compile(r'[\\/:*?"<>|]')
 # MPEG-2 layer III frames at 22.05 kHz hold 576 samples; the encoder adds one frame of padding, which is why
-# ABS reports 5.041633 s for a 5 s mp3 (abs-api.md §5.2).
+# ABS reports 5.041633 s for a 5 s mp3.
 _MP3_FRAME = 576 / 22050
 
 
@@ -168,7 +168,7 @@ def _embedded_chapters(entry: FileEntry) -> list[JSON]:
 
 
 def chapters(item: Item) -> list[JSON]:
-    """Embedded chapters of a single file, else one chapter per file titled "<Title> - Part N" (§5.2)."""
+    """Embedded chapters of a single file, else one chapter per file titled "<Title> - Part N"."""
     audio = audio_entries(item)
     if len(audio) == 1:
         return _embedded_chapters(audio[0])

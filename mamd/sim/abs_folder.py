@@ -1,4 +1,4 @@
-"""What ABS reads from a library folder: the book folders, their names and their sidecars (abs-api.md §10-11).
+"""What ABS reads from a library folder: the book folders, their names and their sidecars.
 
 `read_library` walks a folder laid out as `Author/Series/Title/<audio files>` (or `Author/Title/`) and
 returns one `FolderBook` per book with the metadata ABS would derive. Name parsing is pure; only the walk
@@ -76,7 +76,7 @@ class FolderBook:
 
 
 def parse_title_folder(name: str) -> TitleFolder:
-    """`"Book 1 - The Way of Kings {Michael Kramer, Kate Reading} [B003P2WO5E]"` and the other §10 forms."""
+    """`"Book 1 - The Way of Kings {Michael Kramer, Kate Reading} [B003P2WO5E]"` and its other forms."""
     asin = None
     if found := _ASIN.search(name):
         asin, name = found.group(1), _ASIN.sub("", name, count=1)
@@ -112,7 +112,7 @@ def _is_last_name(piece: str) -> bool:
 
 
 def from_folder_structure(rel_path: str, is_file: bool) -> BookMetadata:
-    """The lowest-precedence source: only the last three folder levels count (§10)."""
+    """The lowest-precedence source: only the last three folder levels count."""
     parts = rel_path.split("/")
     title_name = Path(parts[-1]).stem if is_file else parts[-1]
     parsed = parse_title_folder(title_name)

@@ -1,9 +1,9 @@
 """The 23-book test library of `abs-samples/`, rebuilt from its `library_manifest.json`.
 
 The manifest says what each book's folder, files and audio tags are. What ABS made of them is rebuilt
-the way the server does it: folder structure first, then the audio tags, then the sidecars (abs-api.md
-§11). The sidecars and a few tags are not in the manifest; `_SIDECARS` and `_GENRES` hold what the
-samples show of them.
+the way the server does it: folder structure first, then the audio tags, then the sidecars, each
+overriding the one before. The sidecars and a few tags are not in the manifest; `_SIDECARS` and `_GENRES`
+hold what the samples show of them.
 """
 
 from __future__ import annotations

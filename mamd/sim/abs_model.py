@@ -203,7 +203,7 @@ class Item:
 
     @property
     def series_name(self) -> str:
-        """`"Mistborn #4"`; several series comma-joined; "" without a series (abs-api.md §4.3)."""
+        """`"Mistborn #4"`; several series comma-joined; "" without a series."""
         return ", ".join(
             f"{link.series.name} #{link.sequence}" if link.sequence else link.series.name
             for link in self.series
@@ -277,7 +277,7 @@ class Library:
         return self.items.pop(item_id, None)
 
     def prune(self) -> None:
-        """Forget authors and series left without books (what clearing issues does, abs-api.md §9)."""
+        """Forget authors and series left without books (what clearing issues does in ABS)."""
         used_authors = {author.id for item in self.items.values() for author in item.authors}
         used_series = {link.series.id for item in self.items.values() for link in item.series}
         for author_id in [key for key in self.authors if key not in used_authors]:

@@ -1,4 +1,4 @@
-"""The listing endpoints' semantics: filters, sorts, collapsing, paging (abs-api.md §4 and §6).
+"""The listing endpoints' semantics: filters, sorts, collapsing, paging.
 
 Orderings are cached per library version, so paging through 50,000 items sorts once, not once per page.
 """
@@ -89,7 +89,7 @@ def item_filter(group: str, value: str) -> Callable[[Item], bool]:
 
 
 def _default_key(item: Item) -> tuple[Any, ...]:
-    # Without `sort` the order is unspecified (§4.1); 2.36 was seen to list by authorNameLF, then addedAt
+    # Without `sort` the order is unspecified; 2.36 was seen to list by authorNameLF, then addedAt
     return (item.author_name_lf.lower(), item.added_at, item.id)
 
 
@@ -109,7 +109,7 @@ _SORT_KEYS: dict[str, Callable[[Item], tuple[Any, ...]]] = {
 
 @dataclass(frozen=True, slots=True)
 class Collapsed:
-    """A series folded into its first book by `collapseseries=1` (§4.5)."""
+    """A series folded into its first book by `collapseseries=1`."""
 
     series: Series
     sequence: str | None
@@ -192,7 +192,7 @@ def _sequence_in(item: Item, series_id: str) -> str | None:
 
 
 def list_items(library: Library, query: Query, cache: OrderCache) -> JSON:
-    """`GET /api/libraries/:id/items` with the exact paging and envelope of §4.2."""
+    """`GET /api/libraries/:id/items` with the exact paging and envelope of ABS."""
     limit, page = int_param(query, "limit"), int_param(query, "page")
     sort, raw_filter = query.get("sort", ""), query.get("filter", "")
     desc, collapse = flag(query, "desc"), flag(query, "collapseseries")
@@ -218,7 +218,7 @@ def list_items(library: Library, query: Query, cache: OrderCache) -> JSON:
     window = entries if limit == 0 else entries[page * limit : (page + 1) * limit]
     results = [_render_entry(library, item, collapsed, series_id) for item, collapsed in window]
     payload: JSON = {"results": results, "total": len(entries), "limit": limit, "page": page}
-    # `sortBy` and `filterBy` appear only when given (§4.2)
+    # `sortBy` and `filterBy` appear only when given
     if sort:
         payload["sortBy"] = sort
     payload["sortDesc"] = desc
@@ -237,7 +237,7 @@ def list_items(library: Library, query: Query, cache: OrderCache) -> JSON:
 def _render_entry(library: Library, item: Item, collapsed: Collapsed | None, series_id: str | None) -> JSON:
     rendered = abs_render.list_item(library, item)
     if series_id is not None:
-        # A series filter adds the structured series as ONE object (§4.4)
+        # A series filter adds the structured series as ONE object
         link = item.link_to(series_id)
         if link is not None:
             rendered["media"]["metadata"]["series"] = abs_render.series_link(link)
@@ -265,7 +265,7 @@ _SERIES_SORTS: dict[str, Callable[[Series, list[tuple[Item, SeriesLink]]], Any]]
 
 def list_series(library: Library, query: Query, cache: OrderCache) -> JSON:
     """`GET /api/libraries/:id/series`. Without `limit` the server applies a limit of 0 and answers
-    `results: []` with the right `total` (abs-api.md §6.1, gotcha 4)."""
+    `results: []` with the right `total`."""
     limit, page, sort = int_param(query, "limit"), int_param(query, "page"), query.get("sort", "")
     books = cache.series_books(library)
     found = [series for series in library.series.values() if books.get(series.id)]
@@ -306,7 +306,7 @@ _AUTHOR_SORTS: dict[str, Callable[[JSON], Any]] = {
 
 def list_authors(library: Library, query: Query) -> JSON:
     """`GET /api/libraries/:id/authors`: `{"authors": [...]}`, or the paginated shape when `limit` or
-    `page` is given (abs-api.md §6.2, gotcha 5)."""
+    `page` is given."""
     counts = book_counts(library)
     authors = [
         {**abs_render.author_object(library, a), "numBooks": counts[a.id], "lastFirst": a.last_first}

@@ -1,6 +1,6 @@
 """The JSON shapes of ABS 2.36, rendered per request from the library's records.
 
-Each function reproduces one shape of `shared/reference/abs-samples/`, key for key and in the same order:
+Each function reproduces one shape of `tests/fixtures/abs-samples/`, key for key and in the same order:
 the list item (always "minified", joined strings only), the plain item (structured metadata, no durations),
 the expanded item, series, authors, narrators and the library object.
 """
@@ -55,7 +55,7 @@ def _metadata_tail(item: Item) -> JSON:
 
 
 def list_item(library: Library, item: Item) -> JSON:
-    """The items-list shape (§4.3): only joined strings, no structured authors, narrators or series."""
+    """The items-list shape: only joined strings, no structured authors, narrators or series."""
     return {
         **_item_head(library, item),
         "isMissing": item.is_missing,
@@ -90,7 +90,7 @@ def _structured_metadata(item: Item, *, structured: bool = True) -> JSON:
     return {
         "title": item.title,
         "subtitle": item.subtitle,
-        # Search hits under `series[].books[]` carry empty authors and series arrays (abs-api.md §7)
+        # Search hits under `series[].books[]` carry empty authors and series arrays, as in ABS
         "authors": [{"id": a.id, "name": a.name} for a in item.authors] if structured else [],
         "narrators": list(item.narrators),
         "series": [series_link(link) for link in item.series] if structured else [],
@@ -103,7 +103,7 @@ def series_link(link: SeriesLink) -> JSON:
 
 
 def plain_item(library: Library, item: Item, *, structured: bool = True) -> JSON:
-    """`GET /api/items/:id` without `expanded`: structured metadata and file lists, no durations (§5.1)."""
+    """`GET /api/items/:id` without `expanded`: structured metadata and file lists, no durations."""
     return {
         **_item_head(library, item),
         "lastScan": item.last_scan,
@@ -197,7 +197,7 @@ def author_object(library: Library, author: Author) -> JSON:
 
 
 def narrator_id(name: str) -> str:
-    """Narrators have no database id: ABS uses the URL-encoded base64 of the name (§6.3)."""
+    """Narrators have no database id: ABS uses the URL-encoded base64 of the name."""
     return quote(base64.b64encode(name.encode()).decode(), safe="")
 
 

@@ -1,4 +1,4 @@
-"""The route table of the simulated ABS: every route at the root and under `/audiobookshelf` (§1)."""
+"""The route table of the simulated ABS: every route at the root and under `/audiobookshelf`, like ABS."""
 
 from __future__ import annotations
 

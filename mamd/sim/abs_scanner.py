@@ -1,4 +1,4 @@
-"""Library scans: what a scan changes in the library, and the asynchronous scan ABS runs (§8.2, §8.4, §9).
+"""Library scans: what a scan changes in the library, and the asynchronous scan ABS runs.
 
 A library scan answers at once and runs in the background after `delay` seconds; a scan requested while
 one runs is dropped silently, like the real server's "Already scanning". Every request is recorded.
@@ -88,7 +88,7 @@ class ScanOutcome:
 
 def apply_books(library: Library, books: list[FolderBook], now_ms: int) -> ScanOutcome:
     """Bring the library in line with the books on disk: new folders become items (`addedAt` = now),
-    changed ones are updated, and items whose folder is gone stay listed with `isMissing: true` (§9)."""
+    changed ones are updated, and items whose folder is gone stay listed with `isMissing: true`."""
     outcome = ScanOutcome()
     on_disk = [item for item in library.items.values() if item.files is not None]
     by_path = {item.rel_path: item for item in on_disk}
@@ -125,7 +125,7 @@ def apply_books(library: Library, books: list[FolderBook], now_ms: int) -> ScanO
 
 
 def apply_item_rescan(library: Library, item: Item, book: FolderBook | None, now_ms: int) -> str:
-    """`POST /api/items/:id/scan` (§8.4): UPTODATE, UPDATED, or REMOVED when the folder is gone."""
+    """`POST /api/items/:id/scan`: UPTODATE, UPDATED, or REMOVED when the folder is gone."""
     if item.files is None:
         return "REMOVED" if item.is_missing else "UPTODATE"
     if book is None:
@@ -202,7 +202,7 @@ class Scanner:
         self._idle.set()
 
     def request(self, *, force: bool = False) -> ScanRequest:
-        """Record a scan request and start the scan unless one is running (then it is dropped, §8.2)."""
+        """Record a scan request and start the scan unless one is running (ABS then drops it)."""
         now = self._now()
         scan = ScanRequest(now, self.library.id, force, accepted=self.running is None)
         self.requests.append(scan)
@@ -233,7 +233,7 @@ class Scanner:
 
     def watcher_update(self, path: str, kind: str) -> bool:
         """`POST /api/watcher/update`: queued like the watcher's own events, or ignored (still 200) when the
-        library's watcher is disabled (§8.3). Returns whether the event was queued."""
+        library's watcher is disabled. Returns whether the event was queued."""
         queued = not self.library.disable_watcher
         self.watcher_events.append({"at": self._now(), "path": path, "type": kind, "queued": queued})
         if queued:
@@ -250,7 +250,7 @@ class Scanner:
         await asyncio.wait_for(self._idle.wait(), max_wait)
 
     def tasks_json(self) -> list[dict[str, Any]]:
-        """`GET /api/tasks`: a `library-scan` task while a scan runs; finished tasks are gone (§8.2)."""
+        """`GET /api/tasks`: a `library-scan` task while a scan runs; finished tasks are gone."""
         if self.running is None:
             return []
         name = self.library.name

@@ -1,4 +1,4 @@
-"""Library-wide summaries: narrators, filterdata, stats and search (abs-api.md §3, §6.3, §7)."""
+"""Library-wide summaries: narrators, filterdata, stats and search."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def narrators(library: Library) -> JSON:
 
 def filterdata(library: Library, now_ms: int) -> JSON:
     """The lists in the order the books were added. The `…Count` fields are 0, as the real server
-    answered (abs-api.md §3, gotcha 16); `numIssues` counts missing and invalid items."""
+    answered; `numIssues` counts missing and invalid items."""
     items = library.by_added()
     author_ids = distinct(author.id for item in items for author in item.authors)
     series_ids = distinct(link.series.id for item in items for link in item.series)
@@ -81,7 +81,7 @@ def stats(library: Library) -> JSON:
 def search(library: Library, query: str, limit: int) -> JSON:
     """Case-insensitive matches of titles (with subtitles, ASINs, ISBNs), narrators, tags, genres, series
     and authors, at most `limit` of each. Series hits list their books in the plain shape with EMPTY
-    `authors` and `series` arrays, as the real server does (abs-api.md §7, gotcha 6)."""
+    `authors` and `series` arrays, as the real server does."""
     needle = query.lower()
     items = library.by_added()
     books: list[JSON] = []

@@ -1,8 +1,8 @@
-"""A simulated MyAnonamouse for tests, the demo and the benchmarks (shared/reference/mam-api.md).
+"""A simulated MyAnonamouse for tests, the demo and the benchmarks.
 
 `MamSimulator` owns a catalogue (hand-written rows that matter to mamd plus generated ones, see
 `mam_catalogue`), an account, a rotating `mam_id` session, a bonus store, a dynamic seedbox, faults and a
-request log, and an aiohttp app serving every MAM path of §1 on one server, traps included (§12, §13).
+request log, and an aiohttp app serving every MAM path of `mam_api` on one server, traps included.
 Tests drive it through its attributes and methods; a simulator in another process is driven through
 `/__sim/` (see `mam_control`).
 
@@ -161,7 +161,7 @@ class MamSimulator:
 
     @old_unsat_shape.setter
     def old_unsat_shape(self, old: bool) -> None:
-        """Serve `unsat` at the top level of `jsonLoad.php`, as before 2026-09 (§5.4)."""
+        """Serve `unsat` at the top level of `jsonLoad.php`, as before 2026-09."""
         self.state.old_unsat_shape = old
 
     @property
@@ -173,7 +173,7 @@ class MamSimulator:
         self.state.downloads.complete_into = folder
 
     def set_download_limit(self, limit: int, window: float = DOWNLOAD_WINDOW) -> None:
-        """More than `limit` downloads within `window` seconds get 429 (§4.2)."""
+        """More than `limit` downloads within `window` seconds get 429."""
         self.state.downloads.limiter.limit = limit
         self.state.downloads.limiter.window = window
 

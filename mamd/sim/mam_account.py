@@ -1,12 +1,12 @@
-"""The simulated MAM account and `GET /jsonLoad.php` (mam-api.md §5).
+"""The simulated MAM account and `GET /jsonLoad.php`.
 
 `Account` is mutable: downloads, wedges and purchases change it, and tests set it directly or through
 `PATCH /__sim/account`. `account_json()` renders it:
 
-- the account fields of §5.1–§5.2 (`seedbonus` an int here, a float in `bonusBuy.php` answers; `uploaded` /
+- the account fields MAM sends (`seedbonus` an int here, a float in `bonusBuy.php` answers; `uploaded` /
   `downloaded` as "10.00 GiB" strings beside the exact `_bytes`);
-- with `?snatch_summary`, the counters of §5.3 under `snatch_summary`; without it, no counters at all;
-- the 2026-09 move of `unsat` (§5.4, §12 trap 8): the new shape nests it at `snatch_summary.unsat` and sends
+- with `?snatch_summary`, the snatch counters under `snatch_summary`; without it, no counters at all;
+- the 2026-09 move of `unsat`: the new shape nests it at `snatch_summary.unsat` and sends
   `"unsat": null` at the top level; the old shape (`old_unsat_shape=True`) has it only at the top level.
 """
 
@@ -96,7 +96,7 @@ class Account:
         self.__dict__.update(updated.__dict__)
 
     def money_json(self) -> dict[str, Any]:
-        """The account part of a `bonusBuy.php` success (§7.1): a float `seedbonus`, raw byte counts."""
+        """The account part of a `bonusBuy.php` success: a float `seedbonus`, raw byte counts."""
         return {
             "seedbonus": round(self.seedbonus, 3),
             "uploaded": self.uploaded_bytes,
@@ -124,7 +124,7 @@ _FIELD_TYPES: dict[str, Any] = {
 
 
 def account_json(account: Account, *, snatch_summary: bool, old_unsat_shape: bool) -> dict[str, Any]:
-    """The `jsonLoad.php` body (§5.1), in the old or the new `unsat` shape."""
+    """The `jsonLoad.php` body, in the old or the new `unsat` shape."""
     body: dict[str, Any] = {
         "classname": account.classname,
         "uid": account.uid,

@@ -1,16 +1,16 @@
-"""The MAM paths of the simulator (mam-api.md §1), on one server: the `www.` and the `t.` host's alike.
+"""The MAM paths of the simulator, on one server: the `www.` and the `t.` host's alike.
 
 | path | answer |
 |---|---|
-| `POST /tor/js/loadSearchJSONbasic.php` | search (§3, `mam_search`); a non-JSON body gets 200 + no body |
-| `GET /tor/download.php?tid=` | the `.torrent` (§4, `mam_downloads`); 404 unknown tid; 429 on bursts |
-| `GET /jsonLoad.php[?snatch_summary][&pretty]` | the account (§5, `mam_account`) |
-| `GET /json/bonusBuy.php/?spendtype=…`, `/json/bonusBuy.php/<ts>?…` | the store (§7, `mam_store`) |
-| `GET /json/dynamicSeedbox.php` | the seedbox IP (§6, `mam_seedbox`) |
+| `POST /tor/js/loadSearchJSONbasic.php` | search (`mam_search`); a non-JSON body gets 200 + no body |
+| `GET /tor/download.php?tid=` | the `.torrent` (`mam_downloads`); 404 unknown tid; 429 on bursts |
+| `GET /jsonLoad.php[?snatch_summary][&pretty]` | the account (`mam_account`) |
+| `GET /json/bonusBuy.php/?spendtype=…`, `/json/bonusBuy.php/<ts>?…` | the store (`mam_store`) |
+| `GET /json/dynamicSeedbox.php` | the seedbox IP (`mam_seedbox`) |
 | `GET /json/jsonIp.php` | the IP, ASN and AS name MAM sees |
 | `GET /announce` | the tracker URL in every `.torrent`: an empty peer list, no cookie needed |
 
-`bonusBuy.php` answers 404 when the request's `Host` names the `t.` host (§1).
+`bonusBuy.php` answers 404 when the request's `Host` names the `t.` host, as on MAM.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _filenames(row: Row) -> list[str]:
 
 async def search(request: web.Request) -> web.Response:
     state = state_of(request)
-    # §3.1, §12 trap 10: a form-encoded or otherwise non-JSON body gets 200 with nothing in it
+    # as on MAM, a form-encoded or otherwise non-JSON body gets 200 with nothing in it
     if request.content_type in _FORM_TYPES:
         return _empty()
     try:
@@ -116,7 +116,7 @@ async def account(request: web.Request) -> web.Response:
 
 async def bonus_buy(request: web.Request) -> web.Response:
     state = state_of(request)
-    if request.host.startswith("t."):  # §7: the store is on the www. host only
+    if request.host.startswith("t."):  # MAM's store is on the www. host only
         return _not_found()
     answer = state.store.buy(state.account, state.rows, request.query, state.clock())
     if answer.body is None:
@@ -131,7 +131,7 @@ async def dynamic_seedbox(request: web.Request) -> web.Response:
 
 
 def seedbox_rejection(request: web.Request, cookie: str | None) -> web.Response:
-    """`dynamicSeedbox.php` words a missing or dead cookie itself (§6.2), in JSON with status 403."""
+    """`dynamicSeedbox.php` words a missing or dead cookie itself, in JSON with status 403."""
     status, body = state_of(request).seedbox.rejection(cookie)
     return web.json_response(body, status=status)
 

@@ -13,7 +13,7 @@ VIP-only and not a dramatization. Each of the six demo books has exactly one goo
 | 900005 | Abaddon's Gate — James S. A. Corey, The Expanse #3 |
 | 900006 | Cibola Burn — James S. A. Corey, The Expanse #4 |
 
-The traps around them (§3.5, §12):
+The traps around them:
 
 | id | trap |
 |---|---|

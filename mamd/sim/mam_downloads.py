@@ -1,13 +1,13 @@
-"""What a `GET /tor/download.php?tid=` does to the simulated account (mam-api.md §4), and its burst limit.
+"""What a `GET /tor/download.php?tid=` does to the simulated account, and its burst limit.
 
 - A burst gets 429 with `Retry-After`: more than `limit` downloads within `window` seconds (default: more
-  than 10 in 60 s, after packrat's observation in §4.2). Only successful downloads count.
+  than 10 in 60 s, after packrat's observation). Only successful downloads count.
 - `fl` present, whatever its value, spends a wedge and makes the torrent personal freeleech, even when the
-  torrent was already free, VIP or personal freeleech (§4, §12 trap 11): the record says the wedge was
+  torrent was already free, VIP or personal freeleech, as on MAM: the record says the wedge was
   wasted. Without a wedge left the download goes ahead without freeleech (MAM's answer to that case is
   unknown).
 - The first download of a torrent is a snatch: `unsat.count` and `unsat.size` grow, `my_snatched` becomes 1,
-  and unless the torrent is free for the account (§3.5) its displayed size is added to `downloaded_bytes`.
+  and unless the torrent is free for the account its displayed size is added to `downloaded_bytes`.
   Fetching the same `.torrent` again changes nothing but the limiter.
 """
 

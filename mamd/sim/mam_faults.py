@@ -6,10 +6,10 @@ always reset them. Each rule may be limited to a path prefix (`/tor/download.php
 are consumed in the order they were added. `request[FAULT]` names the fault a request got.
 
 - `status`: the next N requests answer that status; 429 carries `Retry-After` (1 s unless given), as MAM's
-  download limiter does (§4.2).
+  download limiter does.
 - `garbage`: 200 with an nginx error page (HTML instead of JSON; `as_json=True` labels it
   `application/json`, the worse case for a client that trusts the header).
-- `empty`: 200 with an empty body, which a client cannot tell from a dead cookie (§2.3).
+- `empty`: 200 with an empty body, which a client cannot tell from a dead cookie.
 - `hang`: no answer for `seconds`, longer than any client timeout; released by `clear()` and at shutdown.
 """
 

@@ -94,7 +94,7 @@ def _isbn(draw: random.Random) -> str:
 def audio_mediainfo(
     fmt: str, bitrate: int, seconds: int, title: str, chapters: int, channels: int = 2
 ) -> dict[str, object]:
-    """A `mediainfo` object as MAM stores it (§3.5): General, Audio1 and, for m4b, the chapter menu."""
+    """A `mediainfo` object as MAM stores it: General, Audio1 and, for m4b, the chapter menu."""
     general, codec, codec_id = {
         "m4b": ("MPEG-4", "AAC", "mp4a-40-2"),
         "mp3": ("MPEG Audio", "MPEG Audio", ""),

@@ -1,4 +1,4 @@
-"""The files behind each simulated torrent, and the real private v1 `.torrent` that describes them (§4).
+"""The files behind each simulated torrent, and the real private v1 `.torrent` that describes them.
 
 A torrent's payload depends only on its row (the tid seeds every choice), so `payload_files()` always
 gives the same paths and sizes and `write_payload()` the same bytes. Files are small on purpose (100–900

@@ -1,6 +1,6 @@
 """The simulated MAM's request log: every request to a MAM path, when it arrived and how it was answered.
 
-Tests use it to prove what a client sent and how far apart (mam-api.md §8: 2 s between searches and
+Tests use it to prove what a client sent and how far apart (at least 2 s between searches and
 between downloads). Each entry has the monotonic and the wall time of arrival (before any injected
 latency), the method, path and query, the status, whether it was accepted (it reached a handler with a
 valid cookie; a faulted request never gets as far as the cookie check) and the fault injected, if any.

@@ -1,8 +1,8 @@
-"""One torrent of the simulated MAM catalogue, and its search row exactly as MAM sends it (mam-api.md §3.5).
+"""One torrent of the simulated MAM catalogue, and its search row exactly as MAM sends it.
 
 `Row` holds typed data; `render_row()` turns it into the wire row with MAM's real types: `id` a number,
 `author_info` / `narrator_info` / `series_info` / `categories` / `mediainfo` / `ownership` strings that
-contain JSON, `size` a human base-1024 string, `added` `YYYY-MM-DD HH:MM:SS`, flags 0/1 (§12 trap 9). A row
+contain JSON, `size` a human base-1024 string, `added` `YYYY-MM-DD HH:MM:SS`, flags 0/1. A row
 can carry traps on purpose: `size_text` replaces the displayed size (a plain byte count, odd units), `omit`
 drops fields, `wire` replaces rendered values (an `author_info` that is not JSON), and `old_owner_fields`
 sends `owner` / `owner_name` instead of `ownership`, as older rows do.
@@ -17,11 +17,11 @@ from typing import Any, Literal
 
 AUDIOBOOKS = 13
 EBOOKS = 14
-ABRIDGED = 32  # the `browseflags` bit (§3.2)
-DRAMATIZATION = 10  # the new-taxonomy tag "Dramatization/Full Cast" in `categories` (§3.5)
+ABRIDGED = 32  # the `browseflags` bit for abridged
+DRAMATIZATION = 10  # the new-taxonomy tag "Dramatization/Full Cast" in `categories`
 VIP_CLASSES = frozenset({"VIP", "Elite VIP"})
 
-# §3.2 language ids, with the three-letter codes rows carry in `lang_code`
+# MAM's language ids, with the three-letter codes rows carry in `lang_code`
 LANGUAGES: dict[int, tuple[str, str]] = {
     1: ("English", "ENG"),
     2: ("Chinese", "CHI"),
@@ -33,7 +33,7 @@ LANGUAGES: dict[int, tuple[str, str]] = {
     52: ("Portuguese", "POR"),
 }
 
-# §10: the audiobook sub-categories; the e-book ids overlap in range (63 Fantasy, 69 Science Fiction)
+# MAM's audiobook sub-categories; the e-book ids overlap in range (63 Fantasy, 69 Science Fiction)
 AUDIOBOOK_CATEGORIES: dict[int, str] = {
     39: "Action/Adventure",
     49: "Art",
@@ -117,7 +117,7 @@ class Row:
     series: tuple[SeriesLink, ...] = ()
     filetype: str = "m4b"
     size_bytes: int = 0
-    size_text: str | None = None  # shown instead of human_size(size_bytes): the odd sizes of §3.5
+    size_text: str | None = None  # shown instead of human_size(size_bytes): the odd sizes real rows show
     numfiles: int = 1
     seeders: int = 0
     leechers: int = 0
@@ -175,7 +175,7 @@ class Row:
         return bool(self.browseflags & ABRIDGED)
 
     def dl_token(self) -> str:
-        """The opaque `dl` value (§3.5): stable per torrent, meaningless to the client."""
+        """The opaque `dl` value: stable per torrent, meaningless to the client."""
         return hashlib.sha1(f"sim-dl:{self.id}".encode()).hexdigest()
 
 
@@ -186,7 +186,7 @@ def _json_text(value: Any) -> str:
 def render_row(
     row: Row, *, isbn: bool = False, description: bool = False, dl: bool = False
 ) -> dict[str, Any]:
-    """The row as `loadSearchJSONbasic.php` sends it: every §3.5 field in §3.6's order, with the optional
+    """The row as `loadSearchJSONbasic.php` sends it: every field in MAM's order, with the optional
     `isbn`, `description` and `dl` keys only when the request asked for them (top-level `isbn: true`, …)."""
     wire: dict[str, Any] = {
         "id": row.id,
@@ -241,7 +241,7 @@ def render_row(
 
 
 def is_free_for(row: Row, classname: str) -> bool:
-    """Prowlarr's conservative rule (§3.5): free for everyone, personal freeleech, or VIP / `fl_vip` for a
+    """Prowlarr's conservative rule: free for everyone, personal freeleech, or VIP / `fl_vip` for a
     VIP class. Downloads that are not free count against the ratio."""
     if row.free or row.personal_freeleech:
         return True
@@ -249,5 +249,5 @@ def is_free_for(row: Row, classname: str) -> bool:
 
 
 def already_free(row: Row, classname: str) -> bool:
-    """A wedge spent here is wasted (§4, §12 trap 11): free, VIP, or already personal freeleech."""
+    """A wedge spent here is wasted (MAM still spends it): free, VIP, or already personal freeleech."""
     return bool(row.free or row.vip or row.personal_freeleech) or is_free_for(row, classname)

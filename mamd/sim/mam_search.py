@@ -1,4 +1,4 @@
-"""Search as `POST /tor/js/loadSearchJSONbasic.php` answers it (mam-api.md §3): parse, filter, sort, page.
+"""Search as `POST /tor/js/loadSearchJSONbasic.php` answers it: parse, filter, sort, page.
 
 Pure functions over the catalogue; the handler only reads the body and sends the answer.
 
@@ -7,17 +7,17 @@ Pure functions over the catalogue; the handler only reads the body and sends the
   and series). Words are matched as substrings, which is close enough to MAM's full-text search for a
   client's purposes; an empty text lists everything that passes the filters (a "browse").
 - Filters: `main_cat`, `cat` (`"0"` = every sub-category), `browse_lang`, `browseFlagsHideVsShow` with
-  `browseFlags`, `searchType` (§3.2), `startDate` / `endDate`, and `id` (one torrent).
+  `browseFlags`, `searchType`, `startDate` / `endDate`, and `id` (one torrent).
 - Sorting: `default` (newest first), `random` (stable for one query, so pages do not overlap), and
   `<key>Asc` / `<key>Desc` for title, file (file count), size, date, seeders, leechers, snatched and
   category; ties go by id.
-- Paging (§3.3, §3.4): `tor.startNumber` is a string; `perpage` counts only at the top level of the body,
-  a `perpage` inside `tor` is ignored (§12 trap 9). The answer is `{perpage, start, data, total, found}`
+- Paging: `tor.startNumber` is a string; `perpage` counts only at the top level of the body,
+  a `perpage` inside `tor` is ignored. The answer is `{perpage, start, data, total, found}`
   with `total` the rows of this page and `found` every match, or `{"error": "Nothing returned, out of N"}`
   when nothing matches. A page past the end has empty `data`.
 - `isbn`, `description` and `dlLink` at the top level add those keys to each row; seshat found other
   top-level flags ignored.
-- No seeder or size limits are applied, as on the real site (§3.1).
+- No seeder or size limits are applied, as on the real site.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _fields(value: Any) -> frozenset[str]:
 
 def parse_query(body: Mapping[str, Any], *, string_start_number: bool = True) -> SearchQuery:
     """The search a body asks for. With `string_start_number`, a `startNumber` that is not a string is
-    ignored (page 0 again), so a client that sends a number sees its paging go nowhere (§12 trap 9)."""
+    ignored (page 0 again), so a client that sends a number sees its paging go nowhere."""
     tor = body.get("tor")
     tor = tor if isinstance(tor, dict) else {}
     problems: list[str] = []
@@ -98,7 +98,7 @@ def parse_query(body: Mapping[str, Any], *, string_start_number: bool = True) ->
     else:
         problems.append("startNumber is not a string")
     perpage = DEFAULT_PERPAGE
-    if "perpage" in body:  # only the top level counts; tor.perpage is silently ignored (§3.1)
+    if "perpage" in body:  # only the top level counts; tor.perpage is silently ignored
         try:
             perpage = min(MAX_PERPAGE, max(1, int(body["perpage"])))
         except (TypeError, ValueError):
@@ -230,7 +230,7 @@ def search(
 
 
 def answer(page: list[Row], found: int, query: SearchQuery, catalogue_size: int) -> dict[str, Any]:
-    """The JSON body: the envelope of §3.3, or the "Nothing returned" error when nothing matched."""
+    """The JSON body: MAM's paged envelope, or the "Nothing returned" error when nothing matched."""
     if not found:
         return {"error": f"Nothing returned, out of {catalogue_size}"}
     data = [render_row(row, isbn=query.isbn, description=query.description, dl=query.dl_link) for row in page]

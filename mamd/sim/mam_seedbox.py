@@ -1,6 +1,6 @@
-"""The dynamic seedbox (`GET /json/dynamicSeedbox.php`, mam-api.md §6) and `GET /json/jsonIp.php`.
+"""The dynamic seedbox (`GET /json/dynamicSeedbox.php`) and `GET /json/jsonIp.php`.
 
-Both live on MAM's `t.` host; the simulator serves them on its one server. Answers carry the §6.2 `msg`
+Both live on MAM's `t.` host; the simulator serves them on its one server. Answers carry MAM's `msg`
 taxonomy, with the JSON body even on 403 and 429:
 
 | situation | status | body |
@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 SessionType = Literal["ip", "asn"]
 Mismatch = Literal["IP", "ASN"]
-MIN_INTERVAL = 3600.0  # one change per hour (§6.3)
+MIN_INTERVAL = 3600.0  # MAM allows one change per hour
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Seedbox:
     last_change: float | None = None
     min_interval: float = MIN_INTERVAL
     too_recent_msg: str = "Last Change too recent"  # also seen capitalised: "Last Change Too Recent"
-    too_recent_status: int = 429  # sometimes 403 (§6.2)
+    too_recent_status: int = 429  # MAM sometimes answers 403
     calls: list[SeedboxChange] = field(default_factory=list)
 
     def ip_for(self, remote: str | None) -> str:

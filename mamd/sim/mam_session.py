@@ -1,15 +1,15 @@
-"""The `mam_id` session of the simulated MAM (mam-api.md §2): rotation, the grace value, rejections.
+"""The `mam_id` session of the simulated MAM: rotation, the grace value, rejections.
 
 - Every path needs the cookie except the simulator's own `/__sim/` controls and the tracker `/announce`.
-- Every JSON answer to an accepted request rotates it: `Set-Cookie: mam_id=<new>; Path=/; HttpOnly` (§2.2).
+- Every JSON answer to an accepted request rotates it: `Set-Cookie: mam_id=<new>; Path=/; HttpOnly`.
   The latest value and the one before it are accepted; anything older is rejected. A client that keeps
   re-sending its first value therefore works for two calls and is then rejected: the "ignored the rotated
-  cookie" failure of §12 trap 13, compressed in time.
+  cookie" failure, compressed in time.
 - With `deletion_every = N`, every Nth rotation also sends `mam_id=deleted; Max-Age=0` AFTER the new value,
-  so a cookie jar that obeys it loses the session; clients must ignore deletion cookies (§2.2).
-- A rejected cookie is answered in one of the four ways of §2.3: `"403"` (default), `"401"`, `"empty"`
+  so a cookie jar that obeys it loses the session; clients must ignore deletion cookies.
+- A rejected cookie is answered in one of the four ways MAM uses: `"403"` (default), `"401"`, `"empty"`
   (200 with an empty body) or `"login"` (200 with the login page, "Not logged in!"). `dynamicSeedbox.php`
-  answers in its own JSON words instead (§6.2, see `mam_seedbox`).
+  answers in its own JSON words instead (see `mam_seedbox`).
 - `expire()` makes every value a client holds invalid (a session that expired mid-run); `replace()` installs
   a new one, as a user pasting a new cookie.
 """

@@ -1,20 +1,20 @@
-"""The bonus store, `GET /json/bonusBuy.php/?spendtype=…` (mam-api.md §7), with MAM's prices and rules.
+"""The bonus store, `GET /json/bonusBuy.php/?spendtype=…`, with MAM's prices and rules.
 
 - `upload&amount=<GB>`: 500 points per GB (1 GB = 1 GiB of upload credit); amounts under 50 GB get MAM's
-  "Automated spenders are limited to buying at least 50 GB …" error (§12 trap 7).
+  "Automated spenders are limited to buying at least 50 GB …" error.
 - `VIP&duration=4|8|12|max` (weeks): 1,250 points per week. VIP time is capped at 90 days remaining, so a
   long duration or `max` credits (and charges, pro rata by day) only what fits; with no room left the
-  purchase fails. `amount=` on a VIP purchase answers HTTP 404 (§7, §12 trap 7). A `User` or `Power User`
+  purchase fails. `amount=` on a VIP purchase answers HTTP 404, as on MAM. A `User` or `Power User`
   becomes `VIP`.
 - `wedges&source=points`: 50,000 points per wedge; `source=cheese` costs no points (cheese is not modelled).
 - `personalFL&torrentid=<id>` (also as `/json/bonusBuy.php/<ts>?…&timestamp=<ts>`): makes the torrent
-  personal freeleech. Whether MAM charges a held wedge or 50,000 points is unconfirmed (§7), so it is
+  personal freeleech. Whether MAM charges a held wedge or 50,000 points is unconfirmed, so it is
   configurable (`personal_fl_charge`, default "wedge"). "This Torrent is VIP" and "This is already a
   personal freeleech" are refused as on MAM; a torrent that is already free is accepted, and the waste
-  recorded (§12 trap 11).
-- Points are deducted before answering, so "points did not decrease" checks can be tested (§7.1).
+  recorded.
+- Points are deducted before answering, so "points did not decrease" checks can be tested.
 - Success: `{"success": true, "type", "amount", "seedbonus" (a float), "uploaded", "downloaded",
-  "uploadFancy", "downloadFancy", "ratio"}` (the upload answer of §7.1; other types add `vip_until`,
+  "uploadFancy", "downloadFancy", "ratio"}` (MAM's answer to an upload purchase; other types add `vip_until`,
   `wedges` or `torrentid`). Failure: `{"success": false, "error": "…"}`. With `capitalized` the keys are
   `Success` / `Error`, as Prowlarr reads the personal-freeleech answer.
 
@@ -105,7 +105,7 @@ class Store:
         if spendtype == "upload":
             return self._upload(account, query)
         if spendtype == "VIP":
-            if "amount" in query:  # §7: the VIP parameter is `duration`; `amount` is a 404
+            if "amount" in query:  # MAM's VIP parameter is `duration`; `amount` is a 404
                 return StoreAnswer(404, None)
             return self._vip(account, query, now)
         if spendtype == "wedges":

@@ -1,8 +1,8 @@
 """A real `qbittorrent-nox` on loopback, for tests, the demo and the benchmarks.
 
 `QbittorrentNox` owns one instance: a profile folder whose `qBittorrent.conf` is written before the first
-start (loopback only, no DHT/PeX/LSD/UPnP/GeoIP, known credentials: qbittorrent.md §2.3–§2.5), free ports
-chosen with retries (§2.7), a readiness poll with a deadline (§2.6), and a stop by PID (§2.8). Nothing here
+start (loopback only, no DHT/PeX/LSD/UPnP/GeoIP, known credentials), free ports
+chosen with retries, a readiness poll with a deadline, and a stop by PID. Nothing here
 talks to qBittorrent beyond "is the WebUI up"; callers use qbittorrent-api or mamd's own client.
 """
 
@@ -26,11 +26,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-PBKDF2_ITERATIONS = 100_000  # qbittorrent.md §2.4
+PBKDF2_ITERATIONS = 100_000  # what qBittorrent uses for `WebUI\Password_PBKDF2`
 PBKDF2_SALT_BYTES = 16
 PBKDF2_KEY_BYTES = 64
-START_ATTEMPTS = 4  # the first try and up to three retries with new ports (§8)
-POLL_INTERVAL = 0.05  # §2.6
+START_ATTEMPTS = 4  # the first try and up to three retries with new ports
+POLL_INTERVAL = 0.05  # seconds between checks that the WebUI is up
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -39,7 +39,7 @@ class QbittorrentError(RuntimeError):
 
 
 def pbkdf2_password(password: str, salt: bytes | None = None) -> str:
-    """The `WebUI\\Password_PBKDF2` value for `password`: `@ByteArray(<salt b64>:<key b64>)` (§2.4).
+    """The `WebUI\\Password_PBKDF2` value for `password`: `@ByteArray(<salt b64>:<key b64>)`.
 
     The key is PBKDF2-HMAC-SHA512 over 100,000 iterations, 64 bytes long; the salt is 16 random bytes
     unless one is given.
@@ -53,7 +53,7 @@ def pbkdf2_password(password: str, salt: bytes | None = None) -> str:
 def free_ports(count: int) -> list[int]:
     """`count` distinct loopback ports that are free for TCP and UDP at the moment of asking.
 
-    The torrent port needs both: libtorrent listens for TCP and uTP on the same number (§2.3).
+    The torrent port needs both: libtorrent listens for TCP and uTP on the same number.
     """
     held: list[socket.socket] = []
     ports: list[int] = []
@@ -119,7 +119,7 @@ def _ini(sections: Mapping[str, Mapping[str, str | int | bool]]) -> str:
 
 
 def _parent_death_hook() -> Callable[[], None] | None:
-    """A pre-exec hook that makes the child get SIGTERM when the spawning thread dies (§8).
+    """A pre-exec hook that makes the child get SIGTERM when the spawning thread dies.
 
     Only for the main thread: Linux sends the signal when the *thread* that forked exits, so a child
     started from a worker thread (e.g. `asyncio.to_thread`) would be killed as soon as that thread ends.
@@ -205,7 +205,7 @@ class QbittorrentNox:
 
     @property
     def url(self) -> str:
-        # 127.0.0.1, not localhost: the WebUI is bound to IPv4 only (§2.6)
+        # 127.0.0.1, not localhost: the WebUI is bound to IPv4 only
         return f"http://127.0.0.1:{self.webui_port}"
 
     @property
@@ -228,7 +228,7 @@ class QbittorrentNox:
         """Start the process and return once the WebUI answers and the torrent port is listening.
 
         The first start writes the configuration and picks free ports, retrying with new ports when
-        the WebUI port is taken (exit status 1) or the torrent port failed to bind (§2.7). Raises
+        the WebUI port is taken (exit status 1) or the torrent port failed to bind. Raises
         `QbittorrentError` with the end of the logs when it cannot start within `timeout` seconds.
         """
         if self.running:
@@ -303,10 +303,10 @@ class QbittorrentNox:
     # --- internals
 
     def _write_config(self, webui_port: int, torrent_port: int) -> None:
-        """The whole of §2.3, with the §2.4 credentials and the completion program of §5.1."""
+        """The whole configuration: loopback only, the PBKDF2 credentials and mamd's completion program."""
         self.save_path.mkdir(parents=True, exist_ok=True)
         sections: dict[str, dict[str, str | int | bool]] = {
-            "LegalNotice": {"Accepted": True},  # 5.x refuses to start without it (§2.2)
+            "LegalNotice": {"Accepted": True},  # 5.x refuses to start without it
             "Application": {"FileLogger\\Enabled": True},  # log_tail() and the port check read it
             "BitTorrent": {
                 "Session\\Port": torrent_port,
@@ -329,7 +329,7 @@ class QbittorrentNox:
                 "WebUI\\UseUPnP": False,  # defaults to true in qbittorrent-nox
                 "WebUI\\Username": self._username,
                 "WebUI\\Password_PBKDF2": pbkdf2_password(self._password),
-                # a test trying wrong passwords must not ban 127.0.0.1 for an hour (§2.5)
+                # a test trying wrong passwords must not ban 127.0.0.1 for an hour
                 "WebUI\\MaxAuthenticationFailCount": 1000,
                 "WebUI\\BanDuration": 1,
                 "Connection\\ResolvePeerCountries": False,  # else a GeoIP download at start
@@ -351,16 +351,16 @@ class QbittorrentNox:
         """
         log_offset = _size(self.log_path)
         out_offset = _size(self.stdout_path)
-        # options may also come from QBT_* variables (§2.1): none may leak in from the caller
+        # options may also come from QBT_* variables: none may leak in from the caller
         env = {key: value for key, value in os.environ.items() if not key.startswith("QBT_")}
         self.folder.mkdir(parents=True, exist_ok=True)
         with self.stdout_path.open("ab") as out:
             try:
-                # never -d: it forks and the PID to stop would be lost (§2.1); a new session keeps
+                # never -d: it forks and the PID to stop would be lost; a new session keeps
                 # signals meant for the test runner away from it
                 self._process = subprocess.Popen(
                     [self.binary, f"--profile={self.profile}"],
-                    stdin=subprocess.DEVNULL,  # also skips the legal notice prompt (§2.2)
+                    stdin=subprocess.DEVNULL,  # also skips the legal notice prompt
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     env=env,
@@ -382,7 +382,7 @@ class QbittorrentNox:
             webui_up = webui_up or _webui_answers(webui)
             if webui_up:
                 # libtorrent logs the listen result before the WebUI comes up; a failed torrent port
-                # leaves the process running and transfers failing silently (§2.7)
+                # leaves the process running and transfers failing silently
                 log = _read_from(self.log_path, log_offset)
                 if "Failed to listen on IP" in log:
                     return f"torrent port {torrent} was taken"

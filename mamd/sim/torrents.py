@@ -2,8 +2,8 @@
 
 `write_payload()` fills files with pseudo-random bytes that depend only on the seed and the file's path, so
 two runs (or a seeder and the test comparing a leecher's files) produce the same bytes. `make_torrent()`
-hashes a file or folder the way BitTorrent v1 does, which is what `mktorrent -p -l 16 -s MAM` would write
-(qbittorrent.md §6.1), without a creation date so the same input always gives the same bytes.
+hashes a file or folder the way BitTorrent v1 does, which is what `mktorrent -p -l 16 -s MAM` would write,
+without a creation date so the same input always gives the same bytes.
 """
 
 from __future__ import annotations

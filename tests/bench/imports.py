@@ -26,7 +26,7 @@ from tests.support.qbittorrent import api_client
 
 COMPLETIONS = 50
 SPACING_S = 0.7
-SCAN_S = 0.5  # abs-api.md §8.2: an incremental scan that finds one new book takes 0.5–0.6 s
+SCAN_S = 0.5  # in ABS, an incremental scan that finds one new book takes 0.5–0.6 s
 
 
 def hook_program(port: int) -> str:

@@ -97,7 +97,7 @@ async def test_paging_with_limit_and_page_returns_every_item_exactly_once(
 async def test_offset_and_sortby_are_ignored_like_the_real_server(
     library_2000: AbsSimulator, connect: MakeClient
 ) -> None:
-    """§4.1: a client paging with `offset` gets page 0 forever."""
+    """As on ABS, a client paging with `offset` gets page 0 forever."""
     sim = library_2000
     client = await connect(sim)
     path = f"/api/libraries/{sim.library.id}/items"
@@ -199,7 +199,7 @@ async def test_collapseseries_folds_each_series_into_its_first_book(
 async def test_series_without_a_limit_answers_an_empty_list_with_the_right_total(
     library_2000: AbsSimulator, connect: MakeClient
 ) -> None:
-    """The trap of §6.1: no `limit`, no results, but `total` is right."""
+    """The real server's trap: no `limit`, no results, but `total` is right."""
     sim = library_2000
     client = await connect(sim)
     path = f"/api/libraries/{sim.library.id}/series"
@@ -518,7 +518,7 @@ async def test_a_removed_folder_turns_missing_and_clearing_issues_removes_it(
     item = await get_json(client, sim, f"/api/items/{item_id}")
     assert item["isMissing"] is True
     listed = await get_json(client, sim, f"/api/libraries/{sim.library.id}/items")
-    assert listed["total"] == 2, "missing items still count (§9)"
+    assert listed["total"] == 2, "missing items still count"
     rescan = await client.post(f"/api/items/{item_id}/scan", headers=admin(sim))
     assert await rescan.json() == {"result": "REMOVED"}
     cleared = await client.delete(f"/api/libraries/{sim.library.id}/issues", headers=admin(sim))

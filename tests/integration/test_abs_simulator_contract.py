@@ -1,7 +1,7 @@
 """The ABS simulator against every recorded ABS 2.36 answer in `tests/fixtures/abs-samples/`.
 
 For each sample the simulator, built from the same 23-book library (`library_manifest.json`), gets the
-request the sample came from (abs-api.md §14). Its answer must have the sample's key structure at every
+request the sample came from (`REQUESTS`). Its answer must have the sample's key structure at every
 depth: the same keys in every object, the same JSON types (a null in the sample admits any type; a null
 from the simulator where the sample has a value does not), and list elements shaped like the sample's.
 Values need not match, except those the samples exist to show: paging echoes, totals, the empty
@@ -194,7 +194,7 @@ def ids_of(sim: AbsSimulator) -> dict[str, str]:
         "leviathan": sim.item_titled("Leviathan Wakes").id,
     }
     for name in ("mistborn", "sanderson"):
-        # filter values are base64 and then URL-encoded (§4.4); aiohttp encodes the query once more
+        # filter values are base64 and then URL-encoded; aiohttp encodes the query once more
         found[f"b64:{name}"] = base64.b64encode(found[name].encode()).decode()
     return found
 
@@ -372,7 +372,7 @@ def _search_expanse(actual: Any, sample: Any, ids: dict[str, str]) -> None:
     assert hit["series"]["name"] == "The Expanse"
     assert titles(hit["books"]) == titles(sample["series"][0]["books"])
     for book in hit["books"]:
-        # the trap: search hits carry empty structured authors and series (abs-api.md §7)
+        # the trap: search hits carry empty structured authors and series
         assert book["media"]["metadata"]["authors"] == []
         assert book["media"]["metadata"]["series"] == []
 

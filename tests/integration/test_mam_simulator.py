@@ -1,4 +1,4 @@
-"""The MAM simulator against shared/reference/mam-api.md: sessions, search, rows, downloads, the account,
+"""The MAM simulator against MAM's documented behaviour: sessions, search, rows, downloads, the account,
 the bonus store, the dynamic seedbox, faults, the request log, the `/__sim/` controls and the standalone
 process.
 
@@ -62,7 +62,7 @@ def set_cookies(response: aiohttp.ClientResponse) -> list[str]:
 
 
 def rotated_value(response: aiohttp.ClientResponse) -> str | None:
-    """The new `mam_id` a careful client keeps: the last one that is not a deletion (§2.2)."""
+    """The new `mam_id` a careful client keeps: the last one that is not a deletion."""
     found = None
     for header in set_cookies(response):
         morsel = SimpleCookie(header).get("mam_id")
@@ -148,7 +148,7 @@ def big() -> MamSimulator:
     return MamSimulator.generated(3000, 1, cookie=COOKIE)
 
 
-# -- search: paging, envelope, body shape (§3.1, §3.3, §3.4) ----------------------------------------
+# -- search: paging, envelope, body shape ---------------------------------------------------------------
 
 
 async def test_paging_with_a_string_start_number_returns_every_match_once(
@@ -195,7 +195,7 @@ async def test_no_match_is_the_nothing_returned_error_with_the_catalogue_size(
 
 
 async def test_perpage_counts_only_at_the_top_level_of_the_body(big: MamSimulator, connect: MakeMam) -> None:
-    """§3.1, §12 trap 9: a `perpage` inside `tor` is silently ignored (the default page size applies)."""
+    """As on MAM, a `perpage` inside `tor` is silently ignored (the default page size applies)."""
     mam = await connect(big)
     inside = await mam.search({"main_cat": ["13"], "perpage": 100})
     top = await mam.search({"main_cat": ["13"]}, perpage=100)
@@ -222,7 +222,7 @@ async def test_a_number_as_start_number_is_ignored_so_paging_goes_nowhere(
 async def test_a_form_encoded_search_gets_200_with_an_empty_body_and_no_rotation(
     sim: MamSimulator, connect: MakeMam
 ) -> None:
-    """§3.1, §12 trap 10: indistinguishable from a dead cookie, unless the client checks its encoding."""
+    """As on MAM: indistinguishable from a dead cookie, unless the client checks its encoding."""
     mam = await connect(sim)
     response = await mam.call("POST", SEARCH, data={"tor[text]": "warbreaker", "perpage": "5"})
     assert response.status == 200
@@ -235,7 +235,7 @@ async def test_a_form_encoded_search_gets_200_with_an_empty_body_and_no_rotation
     assert await broken.read() == b""
 
 
-# -- search: matching and filters (§3.1, §3.2) ----------------------------------------------------------
+# -- search: matching and filters -----------------------------------------------------------------------
 
 
 async def test_every_word_must_appear_in_the_fields_chosen_by_srchin(
@@ -357,7 +357,7 @@ async def test_random_order_is_stable_across_pages_of_one_query(big: MamSimulato
     assert [r["id"] for r in whole["data"]] != sorted(r["id"] for r in whole["data"])
 
 
-# -- rows (§3.5, §3.6) ----------------------------------------------------------------------------------
+# -- rows -----------------------------------------------------------------------------------------------
 
 
 def _check_row_types(row: dict[str, Any]) -> None:
@@ -515,7 +515,7 @@ def test_human_sizes_use_powers_of_1024() -> None:
     assert human_size(10 * GIB, 2) == "10.00 GiB"
 
 
-# -- the session cookie (§2) ----------------------------------------------------------------------------
+# -- the session cookie ---------------------------------------------------------------------------------
 
 
 async def test_every_json_answer_rotates_the_cookie_and_the_previous_value_still_works(
@@ -538,7 +538,7 @@ async def test_every_json_answer_rotates_the_cookie_and_the_previous_value_still
 async def test_a_client_that_never_adopts_the_rotated_cookie_is_locked_out_on_its_third_call(
     sim: MamSimulator, connect: MakeMam
 ) -> None:
-    """§12 trap 13, compressed: only the latest value and the one before it are accepted."""
+    """MAM's cookie rotation, compressed: only the latest value and the one before it are accepted."""
     mam = await connect(sim)
     statuses = [(await mam.call("GET", "/jsonLoad.php", cookie=COOKIE)).status for _ in range(3)]
     assert statuses == [200, 200, 403]
@@ -617,7 +617,7 @@ async def test_expire_session_rejects_every_held_cookie_until_a_new_one_is_given
 
 
 async def test_a_deletion_cookie_follows_the_new_value_when_switched_on(connect: MakeMam) -> None:
-    """§2.2: clients must ignore `mam_id=deleted; Max-Age=0`; a cookie jar that obeys it loses the session."""
+    """Clients must ignore MAM's `mam_id=deleted; Max-Age=0`; a cookie jar that obeys it loses the session."""
     sim = MamSimulator.handwritten(cookie=COOKIE, deletion_every=2)
     mam = await connect(sim)
     first = await mam.call("GET", "/jsonLoad.php")
@@ -649,7 +649,7 @@ async def test_torrent_and_non_json_answers_leave_the_cookie_alone(
     assert sim.cookie == COOKIE
 
 
-# -- downloads (§4) -------------------------------------------------------------------------------------
+# -- downloads ------------------------------------------------------------------------------------------
 
 
 def _files(data: bytes) -> dict[str, int]:
@@ -732,7 +732,7 @@ async def test_complete_into_writes_the_payload_as_if_the_swarm_had_delivered_it
 
 
 async def test_more_than_ten_downloads_within_a_minute_get_429_with_retry_after(connect: MakeMam) -> None:
-    """§4.2, §12 trap 12; the limiter runs on the simulator's (here: fake) monotonic clock."""
+    """MAM's download burst limit; the limiter runs on the simulator's (here: fake) monotonic clock."""
     now = [1000.0]
     sim = MamSimulator.handwritten(cookie=COOKIE, monotonic=lambda: now[0])
     mam = await connect(sim)
@@ -759,7 +759,7 @@ async def test_the_burst_limit_is_configurable(connect: MakeMam) -> None:
 
 
 async def test_fl_spends_a_wedge_even_on_a_vip_or_free_torrent(sim: MamSimulator, connect: MakeMam) -> None:
-    """§4, §12 trap 11: `fl` present, with any value, spends a wedge; no refund for free torrents."""
+    """As on MAM, `fl` present, with any value, spends a wedge; no refund for free torrents."""
     mam = await connect(sim)
     assert sim.account.wedges == 4
     await mam.download(900109, fl="0")  # VIP
@@ -816,7 +816,7 @@ async def test_vip_and_fl_vip_torrents_are_free_for_a_vip_class(connect: MakeMam
     assert sim.account.downloaded_bytes == before
 
 
-# -- the account (§5) -----------------------------------------------------------------------------------
+# -- the account ----------------------------------------------------------------------------------------
 
 
 async def test_the_account_has_the_2026_09_shape_by_default(sim: MamSimulator, connect: MakeMam) -> None:
@@ -872,7 +872,7 @@ async def test_account_changes_show_in_the_next_answer(sim: MamSimulator, connec
     assert sim.account.wedges == 9
 
 
-# -- the bonus store (§7) -------------------------------------------------------------------------------
+# -- the bonus store ------------------------------------------------------------------------------------
 
 
 async def test_upload_credit_costs_500_points_per_gb_and_needs_at_least_50(
@@ -1006,7 +1006,7 @@ async def test_the_store_is_404_on_the_t_host_and_refuses_unknown_spendtypes(
     assert unknown["success"] is False
 
 
-# -- the dynamic seedbox (§6) ---------------------------------------------------------------------------
+# -- the dynamic seedbox --------------------------------------------------------------------------------
 
 
 async def test_the_seedbox_ip_is_set_once_then_unchanged(sim: MamSimulator, connect: MakeMam) -> None:

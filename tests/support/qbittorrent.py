@@ -76,7 +76,7 @@ def api_client(qbt: QbittorrentNox, password: str | None = None) -> Iterator[qbi
 
 
 def wait_complete(client: qbittorrentapi.Client, info_hash: str, timeout: float = 30.0) -> Any:
-    """The torrent's `torrents/info` entry once its progress is 1 (qbittorrent.md §3.4)."""
+    """The torrent's `torrents/info` entry once its progress is 1 (not by state name)."""
 
     def complete() -> Any:
         found = client.torrents_info(torrent_hashes=info_hash)

@@ -38,7 +38,7 @@ def hook_script(tmp_path: Path) -> tuple[str, Path]:
     script = tmp_path / "hook.sh"
     script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{calls}"\n')
     script.chmod(0o755)
-    # no shell between qBittorrent and the program: it splits on whitespace, honouring quotes (§5.3)
+    # no shell between qBittorrent and the program: it splits on whitespace, honouring quotes
     return f'"{script}" "%I"', calls
 
 
@@ -97,7 +97,7 @@ def test_an_instance_answers_its_credentials_on_loopback_only(qbittorrent_nox: Q
 
 def test_wrong_credentials_fail_without_banning_the_next_login(qbittorrent_nox: QbittorrentFactory) -> None:
     qbt = qbittorrent_nox()
-    # more failures than qBittorrent's default limit of 5 (§2.5)
+    # more failures than qBittorrent's default limit of 5
     for _ in range(6):
         with pytest.raises(qbittorrentapi.LoginFailed), api_client(qbt, password="wrong"):
             pass
@@ -171,7 +171,7 @@ def test_restart_keeps_ports_and_torrents_and_stop_leaves_no_process(
     second_pid = qbt.pid
     assert second_pid is not None
     assert second_pid != first_pid
-    assert qbt.stop() == 0  # a clean exit on SIGTERM (§2.8)
+    assert qbt.stop() == 0  # a clean exit on SIGTERM
     assert not qbt.running
     assert not pid_alive(second_pid)
 
@@ -215,7 +215,7 @@ def test_busy_ports_are_replaced_by_new_ones(
         assert client.app_preferences()["listen_port"] == qbt.torrent_port
     out = qbt.stdout_path.read_text()
     log = qbt.log_path.read_text()
-    # both conflicts happened as qbittorrent.md §2.7 describes
+    # both conflicts happened, each logged where qBittorrent logs it
     assert f"Unable to bind to IP: 127.0.0.1, port: {busy_ports[0]}" in out
     assert f'Failed to listen on IP. IP: "127.0.0.1". Port: "TCP/{busy_ports[3]}"' in log
 
@@ -230,7 +230,7 @@ def test_two_instances_transfer_a_payload_through_add_peers(
         data = make_torrent(seeder.save_path / BOOK)
         started = time.monotonic()
         assert leeching.torrents_add(torrent_files=data) == "Ok."
-        # the torrent is private and there is no tracker: introduce the seeder by hand (§6.2)
+        # the torrent is private and there is no tracker: introduce the seeder by hand
         wait_for("the leecher to know the torrent", lambda: leeching.torrents_info(torrent_hashes=info_hash))
         leeching.torrents_add_peers(peers=[f"127.0.0.1:{seeder.torrent_port}"], torrent_hashes=info_hash)
         wait_complete(leeching, info_hash, timeout=30)

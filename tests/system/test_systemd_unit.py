@@ -1,4 +1,4 @@
-"""contrib/systemd/mamd.service is a valid unit with the behaviour DESIGN.md §8 promises."""
+"""contrib/systemd/mamd.service is a valid unit: notify, watchdog, reload on SIGHUP, credentials, sandbox."""
 
 from __future__ import annotations
 
