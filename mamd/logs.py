@@ -170,6 +170,9 @@ def configure_logging(level: str, format_name: str, redactor: Redactor, stream: 
     root.setLevel(level.upper())
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # urllib3 warns of every retry qbittorrent-api makes while qBittorrent is down; the service state
+    # and one health event say so already
+    logging.getLogger("urllib3").setLevel(max(logging.ERROR, root.level))
     if not structlog.is_configured():
         structlog.configure(
             processors=[

@@ -95,7 +95,8 @@ JobFn = Callable[[JobContext], Awaitable[Mapping[str, Any] | None]]
 class JobState:
     name: str
     running: bool = False
-    run_id: int | None = None
+    run_id: int | None = None  # the run going on now
+    last_run_id: int | None = None  # the newest run, finished or not
     last_started_at: float | None = None
     last_finished_at: float | None = None
     last_result: str | None = None
@@ -142,7 +143,11 @@ class Scheduler:
             state = self.states.get(name)
             if state is None:
                 continue
-            state.last_started_at, state.last_finished_at = run.started_at, run.finished_at
+            state.run_id, state.last_started_at, state.last_finished_at = (
+                run.id,
+                run.started_at,
+                run.finished_at,
+            )
             state.last_result, state.last_error = run.result, run.error
         for name, failures in (await self._runs.failure_streaks()).items():
             if name in self.states:
@@ -204,7 +209,7 @@ class Scheduler:
             state.next_due_at = started + 60.0
             log.error("job.not_started", job=name, reason=str(exc))
             return
-        state.run_id, state.last_started_at = run_id, started
+        state.run_id, state.last_run_id, state.last_started_at = run_id, run_id, started
         context = JobContext(name, run_id, trigger, self._clock, state)
         result, error, summary = "ok", None, {}
         try:
@@ -254,6 +259,7 @@ class Scheduler:
             entry: dict[str, Any] = {
                 "interval_s": intervals.get(name, 0.0),
                 "running": state.running,
+                "last_run_id": state.last_run_id,  # changes with every run: how a caller tells runs apart
                 "last_started_at": iso(state.last_started_at),
                 "last_finished_at": iso(state.last_finished_at),
                 "last_result": state.last_result,

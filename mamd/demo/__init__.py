@@ -183,7 +183,7 @@ wanted:
         return "No linked file was found beside its seeding twin."
 
     async def library_again(self) -> None:
-        discovered_before = (await self.daemon.status())["jobs"]["discover"]["last_started_at"]
+        discovered_before = (await self.daemon.status())["jobs"]["discover"]["last_run_id"]
         job = await self.daemon.run_job("library_sync")
         await self.daemon.job_finished("discover", discovered_before)  # the sync asks for it
         library = (await self.daemon.status())["library"]

@@ -91,16 +91,18 @@ class DemoDaemon:
 
     async def run_job(self, name: str) -> dict[str, Any]:
         """Run a job now and wait for it; its entry in /status once it finished."""
-        before = (await self.status())["jobs"][name]["last_started_at"]
+        before = (await self.status())["jobs"][name]["last_run_id"]
         code, body = await self.post(f"/api/v1/jobs/{name}")
         if code not in (202, 409):  # 409: it is running already (started by another job); wait for it
             raise RuntimeError(f"{name} did not start: {body}")
         return await self.job_finished(name, before)
 
-    async def job_finished(self, name: str, started_before: str | None) -> dict[str, Any]:
+    async def job_finished(self, name: str, run_before: int | None) -> dict[str, Any]:
+        """Wait for a run of `name` newer than `run_before` to finish; its entry in /status."""
+
         async def finished() -> dict[str, Any] | None:
             job = (await self.status())["jobs"][name]
-            done = job["last_started_at"] != started_before and not job["running"] and job["last_result"]
+            done = job["last_run_id"] != run_before and not job["running"] and job["last_result"]
             return dict(job) if done else None
 
         job: dict[str, Any] = await self.until(f"the {name} job", finished)

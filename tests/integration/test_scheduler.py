@@ -36,6 +36,7 @@ BOUND_S = 2.0  # the longest any single wait in these tests may take, in real ti
 SNAPSHOT_KEYS = {
     "interval_s",
     "running",
+    "last_run_id",
     "last_started_at",
     "last_finished_at",
     "last_result",
@@ -568,6 +569,7 @@ async def test_snapshot_shows_the_status_keys_of_every_job(runtime: Runtime, clo
     assert snapshot["retention"] == {
         "interval_s": DAY,
         "running": False,
+        "last_run_id": None,
         "last_started_at": None,
         "last_finished_at": None,
         "last_result": None,
@@ -583,6 +585,7 @@ async def test_snapshot_shows_the_status_keys_of_every_job(runtime: Runtime, clo
     entry = runtime.scheduler.snapshot()["retention"]
     assert set(entry) == SNAPSHOT_KEYS
     assert entry["running"] is False
+    assert isinstance(entry["last_run_id"], int)
     assert entry["last_started_at"] == entry["last_finished_at"] == iso(clock.now())
     assert entry["last_started_at"].endswith("Z")
     assert entry["last_result"] == "ok"
@@ -625,3 +628,17 @@ async def test_a_run_cancelled_by_the_shutdown_drain_is_recorded_as_interrupted(
     state = runtime.scheduler.states["library_sync"]
     assert (state.running, state.last_result) == (False, "interrupted")
     assert runtime.scheduler.counts[("library_sync", "interrupted")] == 1
+
+
+async def test_each_run_has_its_own_id_even_within_one_second(runtime: Runtime) -> None:
+    job = Job()
+    use(runtime, {"account": job}, account=0)
+    await runtime.scheduler.load()
+    ids = []
+    for _ in range(3):
+        runtime.scheduler.run_now("account")
+        await finished(runtime)
+        ids.append(runtime.scheduler.snapshot()["account"]["last_run_id"])
+    assert len(set(ids)) == 3
+    await runtime.scheduler.load()  # as after a restart
+    assert runtime.scheduler.snapshot()["account"]["last_run_id"] == ids[-1]

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.support.sim_process import SimProcess, simulator_process
 
 SIM_KEY = "test-abs-simulator-key"
 
@@ -21,11 +17,10 @@ SIM_KEY = "test-abs-simulator-key"
 class AbsSimProcess:
     url: str
     api_key: str
-    process: subprocess.Popen[str]
+    sim: SimProcess
 
     def control(self, path: str) -> Any:
-        with urllib.request.urlopen(f"{self.url}/__sim/{path}", timeout=5) as response:
-            return json.loads(response.read())
+        return self.sim.control(path)
 
     def scans(self) -> list[dict[str, Any]]:
         return list(self.control("scans")["scans"])
@@ -36,28 +31,7 @@ def abs_simulator(
     *, folder: Path | None = None, items: int = 0, scan_delay: float = 0.05, api_key: str = SIM_KEY
 ) -> Iterator[AbsSimProcess]:
     """`python -m mamd.sim.abs` on a free loopback port; stopped by its PID afterwards."""
-    command = [sys.executable, "-m", "mamd.sim.abs", "--port", "0", "--api-key", api_key]
-    command += ["--folder", str(folder)] if folder is not None else ["--items", str(items)]
-    command += ["--scan-delay", str(scan_delay)]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        assert process.stdout is not None
-        deadline, line = time.monotonic() + 60, ""
-        while time.monotonic() < deadline and not line.startswith("listening on "):
-            line = process.stdout.readline().strip()
-            if process.poll() is not None:
-                raise RuntimeError(f"the Audiobookshelf simulator exited: {line}")
-        if not line.startswith("listening on "):
-            raise RuntimeError("the Audiobookshelf simulator did not start within 60 s")
-        yield AbsSimProcess(line.removeprefix("listening on "), api_key, process)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        if process.stdout is not None:
-            process.stdout.close()
+    args = ["--api-key", api_key, "--scan-delay", str(scan_delay)]
+    args += ["--folder", str(folder)] if folder is not None else ["--items", str(items)]
+    with simulator_process("mamd.sim.abs", *args) as sim:
+        yield AbsSimProcess(sim.url, api_key, sim)
