@@ -227,15 +227,23 @@ def _transliterated(one: str, other: str) -> bool:
     return SequenceMatcher(None, a[-1], b[-1]).ratio() >= 0.85
 
 
+@lru_cache(maxsize=4096)
+def _wanted_names(authors: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(name_key(part) for name in authors for part in split_names(name)) - {""}
+
+
 def _author(want: tuple[str, ...], release: Release) -> str | None:
     """ "exact", "close", "transliterated" (believed only with the exact title), or None."""
-    wanted = {name_key(part) for name in want for part in split_names(name)} - {""}
+    wanted = _wanted_names(want)
     found = {name_key(name) for name in release.authors} - {""}
     if wanted & found:
         return "exact"
-    if any(_same_person(w, f) for w in wanted for f in found):
+    # every spelling told apart below shares a word with the other (a surname, a first name)
+    pairs = [(w, f) for w in wanted for f in found if not set(w.split()).isdisjoint(f.split())]
+    pairs += [(w, f) for w in wanted for f in found if w.replace(" ", "") == f.replace(" ", "")]
+    if any(_same_person(w, f) for w, f in pairs):
         return "close"
-    if any(_transliterated(w, f) for w in wanted for f in found):
+    if any(_transliterated(w, f) for w, f in pairs):
         return "transliterated"
     return None
 

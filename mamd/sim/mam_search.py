@@ -171,7 +171,16 @@ def _search_type(row: Row, search_type: str) -> bool:
     return True  # all, nMeta, nMeta2 and anything unknown
 
 
-def matches(row: Row, query: SearchQuery, filenames: Callable[[Row], Iterable[str]]) -> bool:
+Haystacks = dict[tuple[int, frozenset[str]], str]  # a row's searchable text by (tid, fields)
+
+
+def matches(
+    row: Row,
+    query: SearchQuery,
+    filenames: Callable[[Row], Iterable[str]],
+    words: list[str] | None = None,
+    haystacks: Haystacks | None = None,
+) -> bool:
     if query.torrent_id and row.id != query.torrent_id:
         return False
     if query.main_cats and row.main_cat not in query.main_cats:
@@ -189,10 +198,14 @@ def matches(row: Row, query: SearchQuery, filenames: Callable[[Row], Iterable[st
         return False
     if not _search_type(row, query.search_type):
         return False
-    words = _words(query.text)
+    words = _words(query.text) if words is None else words
     if not words:
         return True
-    haystack = _haystack(row, query.fields, filenames)
+    if haystacks is None:
+        haystack = _haystack(row, query.fields, filenames)
+    else:
+        key = (row.id, query.fields)
+        haystack = haystacks.get(key) or haystacks.setdefault(key, _haystack(row, query.fields, filenames))
     return all(word in haystack for word in words)
 
 
@@ -221,10 +234,15 @@ def sort_rows(rows: list[Row], sort_type: str, *, shuffle_seed: str) -> list[Row
 
 
 def search(
-    rows: Iterable[Row], query: SearchQuery, filenames: Callable[[Row], Iterable[str]] = lambda row: ()
+    rows: Iterable[Row],
+    query: SearchQuery,
+    filenames: Callable[[Row], Iterable[str]] = lambda row: (),
+    haystacks: Haystacks | None = None,
 ) -> tuple[list[Row], int]:
-    """The rows of the requested page and the number of matches in all."""
-    found = [row for row in rows if matches(row, query, filenames)]
+    """The rows of the requested page and the number of matches in all; `haystacks` keeps each row's
+    searchable text between searches (the text fields of a row never change)."""
+    words = _words(query.text)
+    found = [row for row in rows if matches(row, query, filenames, words, haystacks)]
     ordered = sort_rows(found, query.sort_type, shuffle_seed=f"{query.text}|{query.search_type}")
     return ordered[query.start : query.start + query.perpage], len(found)
 

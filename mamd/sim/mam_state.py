@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -32,6 +32,7 @@ class MamState:
     old_unsat_shape: bool = False
     string_start_number: bool = True
     announces: int = 0
+    haystacks: dict[tuple[int, frozenset[str]], str] = field(default_factory=dict)  # the search's text
 
 
 STATE = web.AppKey("mam_state", MamState)

@@ -12,10 +12,15 @@ import json
 import sys
 import time
 
-from tests.bench import daemon, imports, library
+from tests.bench import daemon, imports, library, search
 from tests.bench.figures import Figure
 
-SUITES = {"daemon": daemon.run, "library": library.run, "imports": imports.run}
+SUITES = {
+    "daemon": daemon.run,
+    "library": library.run,
+    "imports": imports.run,
+    "search": search.run,
+}
 
 
 def main() -> int:
