@@ -96,13 +96,17 @@ class Store:
                 await writer.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise self._unavailable(exc, "write") from exc
+            except BaseException:
+                # cancelled while the connection's thread began the transaction: it did begin, and
+                # would be left open under the next writer ("cannot start a transaction within …")
+                await self._roll_back(writer)
+                raise
             try:
                 yield writer
                 await writer.execute("COMMIT")
             except BaseException as exc:
                 # the transaction may already be gone: SQLite rolls back by itself on some errors
-                with contextlib.suppress(sqlite3.Error):
-                    await writer.execute("ROLLBACK")
+                await self._roll_back(writer)
                 # locked, read-only, full or gone: the database is unavailable. A constraint
                 # violation is a refused write, not an unavailable database.
                 if isinstance(exc, sqlite3.OperationalError):
@@ -111,6 +115,12 @@ class Store:
                     raise StoreError(f"database refused the write: {exc}") from exc
                 raise
         self._set_problem(None)
+
+    @staticmethod
+    async def _roll_back(writer: aiosqlite.Connection) -> None:
+        """Roll back whatever is open; shielded, so a second cancellation cannot skip it."""
+        with contextlib.suppress(sqlite3.Error):
+            await asyncio.shield(writer.execute("ROLLBACK"))
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         reader = self._require(self._reader)

@@ -561,3 +561,22 @@ async def test_a_read_only_database_refuses_writes_and_says_it_is_read_only(db_p
             assert [e.message for e in await Events(store).read()] == ["written before"]
         finally:
             await store.close()
+
+
+async def test_a_writer_cancelled_at_any_point_leaves_no_transaction_open(store: Store) -> None:
+    """Cancelled while beginning, writing or committing (as at shutdown): the next writer still writes."""
+
+    async def write(value: int) -> None:
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO meta (key, value, updated_at) VALUES (?, ?, 0)", (f"k{value}", "v"))
+
+    for yields in range(12):  # cancel after 0, 1, 2 … turns of the loop: a different step each time
+        task = asyncio.create_task(write(yields))
+        for _ in range(yields):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(write(100 + yields), 5)
+    count = await store.fetchall("SELECT count(*) FROM meta WHERE key LIKE 'k1%' AND length(key) = 4")
+    assert count[0][0] == 12
