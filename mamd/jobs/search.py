@@ -20,6 +20,7 @@ from typing import Any
 
 from mamd.clients.errors import NotFound, Rejected, Throttled, Unauthorized, UpstreamError
 from mamd.clients.mam import MamClient
+from mamd.config import Config
 from mamd.domain.account import AccountSnapshot
 from mamd.domain.book import BookMeta
 from mamd.domain.budget import BudgetFacts, blocked
@@ -343,9 +344,7 @@ async def _follow(search: Run) -> None:
         )
         added: list[WantSpec] = []
         for release in releases:
-            spec = _followed_book(
-                kind, name, release, settings.wanted.include_novellas, settings.mam.languages
-            )
+            spec = _followed_book(kind, name, release, settings)
             if spec is None or spec.key in existing or search.owned.owns(spec):
                 continue
             if settings.rules.allow_abridged is False and release.abridged:
@@ -363,14 +362,16 @@ async def _follow(search: Run) -> None:
         search.follows_added += len(added)
 
 
-def _followed_book(
-    kind: str, name: str, release: Release, novellas: bool, languages: tuple[str, ...]
-) -> WantSpec | None:
-    """The book a release of a followed name is, when it can be told exactly; None otherwise."""
+def _followed_book(kind: str, name: str, release: Release, settings: Config) -> WantSpec | None:
+    """The book a release of a followed name is, when it can be told exactly and is in an allowed
+    language and format; None otherwise."""
     if not release.audiobook or not release.authors or release.dramatized:
         return None
-    if release.lang_code and release.lang_code.upper() not in {c.upper() for c in languages}:
+    if release.lang_code and release.lang_code.upper() not in {c.upper() for c in settings.mam.languages}:
         return None
+    if not set(release.filetypes) & set(settings.rules.formats):
+        return None
+    novellas = settings.wanted.include_novellas
     if kind == "author" and name_key(name) not in {name_key(a) for a in release.authors}:
         return None
     if kind == "narrator" and name_key(name) not in {name_key(n) for n in release.narrators}:

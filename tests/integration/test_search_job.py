@@ -330,7 +330,7 @@ async def test_qbittorrent_down_at_grab_time_fails_the_grab_not_the_run(make_env
         assert "qBittorrent did not answer" in (blocked.state_reason or "")
 
 
-async def test_followed_authors_become_wanted_books_newest_first(make_env: Callable[..., Any]) -> None:
+async def test_followed_authors_become_wanted_books(make_env: Callable[..., Any]) -> None:
     env: Env = await make_env()
     await env.runtime.wanted.set_follows({"author": ["James S. A. Corey"]}, env.clock.now())
     await env.account()
@@ -339,6 +339,15 @@ async def test_followed_authors_become_wanted_books_newest_first(make_env: Calla
     wanted = {book.title for book in await env.runtime.wanted.all()}
     assert {"Leviathan Wakes", "Caliban's War", "Abaddon's Gate", "Cibola Burn"} <= wanted
     assert not any("Abadón" in (title or "") for title in wanted)  # not the Spanish edition
+
+
+async def test_a_followed_author_adds_only_books_in_an_allowed_format(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env({"rules": {"formats": ["flac"]}})
+    await env.runtime.wanted.set_follows({"author": ["Ursula K. Le Guin"]}, env.clock.now())
+    await env.account()
+    await env.search()
+    wanted = {book.title for book in await env.runtime.wanted.all()}
+    assert wanted == {"The Tombs of Atuan"}  # only its flac edition qualifies; A Wizard of Earthsea is m4b
 
 
 async def wait_until(condition: Callable[[], bool]) -> None:
