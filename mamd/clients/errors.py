@@ -10,11 +10,18 @@ from __future__ import annotations
 
 
 class UpstreamError(Exception):
+    sent = True  # whether the request left mamd at all (False: refused before sending)
+
     def __init__(self, service: str, message: str, status: int | None = None) -> None:
         super().__init__(f"{service}: {message}")
         self.service = service
         self.message = message
         self.status = status
+
+    def unsent(self) -> UpstreamError:
+        """Mark this error as raised before anything was sent."""
+        self.sent = False
+        return self
 
 
 class Unavailable(UpstreamError):

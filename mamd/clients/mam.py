@@ -8,6 +8,12 @@
   apart; a 429 waits out `Retry-After`; repeated failures open a circuit for a while.
 - 401/403, an empty body or MAM's login page mean the session is dead: no further request
   is sent until the cookie changes, so a dead session is never hammered.
+- Bonus-store purchases (`buy_upload`, `buy_vip`) are sent once and never retried: a purchase whose
+  answer was lost may have gone through, and a retry could buy twice. The store lives on the `www.`
+  host only.
+- The dynamic seedbox IP (`update_seedbox`) is set on MAM's `t.` host; its answers come as JSON even
+  with 403 and 429, and are read by their `msg`. Only "Invalid session" / "Invalid Cookie" mean the
+  session is dead.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from mamd.clients.errors import Rejected, Throttled, Unauthorized, Unavailable, UpstreamError
 from mamd.clients.mam_rows import LANGUAGE_IDS, parse_account, parse_row
-from mamd.clients.upstream import Reply, RetryPolicy, StateReport, Upstream
+from mamd.clients.upstream import NO_RETRY, Reply, RetryPolicy, StateReport, Upstream, retry_after_seconds
 from mamd.clock import Clock
 from mamd.config.model import MamConfig
 from mamd.domain.account import AccountSnapshot
@@ -40,6 +47,32 @@ FAILURES_BEFORE_PAUSE = 5
 LONGEST_WAIT_S = 120.0  # a longer wait for MAM's permission is not slept through: the request fails
 RETRY = RetryPolicy(attempts=2, base_s=5.0, max_s=30.0, max_retry_after_s=LONGEST_WAIT_S)
 PAUSE_S = (300.0, 600.0, 1200.0, 2400.0, 3600.0)
+STORE_PATH = "/json/bonusBuy.php/"
+SEEDBOX_PATH = "/json/dynamicSeedbox.php"
+WWW_URL = "https://www.myanonamouse.net"  # the store answers only here
+T_URL = "https://t.myanonamouse.net"  # the dynamic seedbox lives here
+VIP_WEEKS: tuple[int | str, ...] = (4, 8, 12, "max")
+SeedboxState = Literal[
+    "updated",
+    "unchanged",
+    "too_recent",
+    "session_dead",
+    "mismatch",
+    "wrong_session_type",
+    "no_cookie",
+    "unknown",
+]
+# `msg` prefixes of dynamicSeedbox.php, lower case, the longer ones first where one begins another
+SEEDBOX_MESSAGES: tuple[tuple[str, SeedboxState], ...] = (
+    ("completed", "updated"),
+    ("no change", "unchanged"),
+    ("last change too recent", "too_recent"),
+    ("no session cookie", "no_cookie"),
+    ("invalid session - ip mismatch", "mismatch"),
+    ("invalid session - asn mismatch", "mismatch"),
+    ("invalid session - invalid cookie", "session_dead"),
+    ("incorrect session type", "wrong_session_type"),
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +82,25 @@ class SearchPage:
     start: int
     rows: int  # rows on this page, read or not
     unreadable: int
+
+
+@dataclass(frozen=True)
+class StoreReceipt:
+    """MAM's answer to a purchase. `success=False` is MAM refusing it (`error` says why), not a failure."""
+
+    success: bool
+    error: str | None
+    seedbonus: float | None  # the points left after the purchase, when MAM says
+    data: dict[str, Any]  # the whole answer, keys as MAM wrote them
+
+
+@dataclass(frozen=True)
+class SeedboxAnswer:
+    """What `dynamicSeedbox.php` said, by its `msg`; `ip` is the address MAM saw, when it says."""
+
+    state: SeedboxState
+    message: str
+    ip: str | None
 
 
 class CookieStore:
@@ -93,6 +145,58 @@ def _expired(expires: str) -> bool:
     return when.timestamp() < time.time()
 
 
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def store_url(base_url: str) -> str:
+    """Where the bonus store is: MAM's `www.` host for real MAM, else (a simulator) `base_url` itself."""
+    return WWW_URL if _host(base_url) in ("myanonamouse.net", "t.myanonamouse.net") else base_url
+
+
+def seedbox_url(base_url: str) -> str:
+    """Where the dynamic seedbox is: MAM's `t.` host for real MAM, else (a simulator) `base_url` itself."""
+    return T_URL if _host(base_url) in ("myanonamouse.net", "www.myanonamouse.net") else base_url
+
+
+def explain_unauthorized(status: int | str) -> str:
+    return (
+        f"MAM refused the session ({status}): create a new session under Preferences → Security "
+        "and put its mam_id in mam.session"
+    )
+
+
+def _lower_keys(data: Mapping[Any, Any]) -> dict[str, Any]:
+    """The keys in lower case: MAM writes `success` or `Success`, `error` or `Error`."""
+    return {str(key).lower(): value for key, value in data.items()}
+
+
+def seedbox_state(message: str) -> SeedboxState:
+    """The meaning of a `dynamicSeedbox.php` `msg`, compared case-insensitively and by prefix."""
+    text = " ".join(message.lower().split()).rstrip(".!")
+    if text == "invalid session":
+        return "session_dead"
+    for prefix, state in SEEDBOX_MESSAGES:
+        if text.startswith(prefix):
+            return state
+    return "unknown"
+
+
+def _seedbox_message(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    message = _lower_keys(data).get("msg")
+    return message if isinstance(message, str) else None
+
+
+def _session_dead(reply: Reply) -> str | None:
+    """The reason to stop using the session, when the seedbox answer says the cookie is dead."""
+    message = _seedbox_message(reply.data)
+    if message is None or seedbox_state(message) != "session_dead":
+        return None
+    return explain_unauthorized(f"{reply.status}, {message!r}")
+
+
 class MamClient:
     def __init__(
         self,
@@ -123,21 +227,25 @@ class MamClient:
         self._sending = asyncio.Lock()
         self._failures = 0
         self._paused_until = 0.0
+        self._last_stamp = 0  # the last `_` cache-buster sent, in epoch milliseconds
         self.requests: list[tuple[str, float]] = []  # (kind, time) of every request sent, for /status
-        self._upstream = Upstream(
-            session=session,
-            service=SERVICE,
-            base_url=lambda: settings().base_url,
-            timeout_s=timeout_s,
-            retry=RETRY,
-            sleep=clock.sleep,
-            on_state=on_state,
-            explain_unauthorized=lambda status: (
-                f"MAM refused the session ({status}): create a new session under Preferences → Security "
-                "and put its mam_id in mam.session"
-            ),
-            redact=redact,
-        )
+
+        def upstream(base_url: Callable[[], str]) -> Upstream:
+            return Upstream(
+                session=session,
+                service=SERVICE,
+                base_url=base_url,
+                timeout_s=timeout_s,
+                retry=RETRY,
+                sleep=clock.sleep,
+                on_state=on_state,
+                explain_unauthorized=explain_unauthorized,
+                redact=redact,
+            )
+
+        self._upstream = upstream(lambda: settings().base_url)
+        self._store = upstream(lambda: store_url(settings().base_url))
+        self._seedbox = upstream(lambda: seedbox_url(settings().base_url))
 
     # -- the session cookie ----------------------------------------------------------------
 
@@ -174,7 +282,22 @@ class MamClient:
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         expect: str = "json",
+        retry: bool = True,
+        upstream: Upstream | None = None,
+        stamp: bool = False,
+        answers: tuple[int, ...] = (),
+        refused_by: Callable[[Reply], str | None] | None = None,
     ) -> Reply:
+        """One request to MAM, in its turn, with the current cookie; failures as `errors` kinds.
+
+        - `retry=False` sends it exactly once (`NO_RETRY`): for requests that must not happen twice.
+        - `upstream`: another of MAM's hosts (the store's, the seedbox's); the main one by default.
+        - `stamp` adds `_=<epoch ms>`, the cache-buster MAM's pages send, taken when the request is sent.
+        - `answers`: statuses besides 200 whose JSON object body is an answer, not a failure; without
+          one they fail as their status says.
+        - `refused_by` reads an answer and returns why the session is dead, if it says so: the cookie is
+          then treated as refused, as after a 401, though the answer is returned.
+        """
         lock = self._locks.setdefault(kind, asyncio.Lock())
         async with lock:
             spacing = self._spacing if self._spacing is not None else self._settings().search_interval.seconds
@@ -187,19 +310,29 @@ class MamClient:
                 self._last[kind] = self._clock.now()
                 self.requests.append((kind, self._last[kind]))
                 del self.requests[:-1000]
+                if stamp:
+                    params = {**(params or {}), "_": self._stamp()}
                 try:
-                    reply = await self._upstream.request(
+                    reply = await (upstream or self._upstream).request(
                         method,
                         path,
                         params=params,
                         data=data,
                         headers={"Cookie": f"mam_id={cookie}", **(headers or {})},
                         expect="bytes",
-                        retry=replace(RETRY, min_wait_s=spacing),  # a retry is spaced like any request
+                        ok=(200, *answers),
+                        # a retry is spaced like any request; a request that must not repeat is sent once
+                        retry=replace(RETRY, min_wait_s=spacing) if retry else NO_RETRY,
                     )
                     self._last[kind] = self._clock.now()
                     await self._rotate(reply)
+                    if reply.status != 200:
+                        self._check_answer(reply, method, path)
                     self._check_logged_in(reply, expect)
+                    reason = refused_by(reply) if refused_by is not None else None
+                    if reason is not None:
+                        self._on_state("unauthorized", reason)
+                        await self._refused(cookie, Unauthorized(SERVICE, reason))
                 except Unauthorized as exc:
                     await self._refused(cookie, exc)
                     raise
@@ -214,21 +347,46 @@ class MamClient:
         self._failures = 0
         return reply
 
+    def _stamp(self) -> str:
+        """Epoch milliseconds by the client's clock, never the same twice."""
+        self._last_stamp = max(int(self._clock.now() * 1000), self._last_stamp + 1)
+        return str(self._last_stamp)
+
+    def _check_answer(self, reply: Reply, method: str, path: str) -> None:
+        """A non-200 status let through as an answer must carry a JSON object; else it is what it says."""
+        try:
+            data = json.loads(reply.body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            return
+        if reply.status == 429:
+            after = retry_after_seconds(reply.headers.get("Retry-After"))
+            shown = f"; asked to wait {after:g} s" if after is not None else ""
+            exc: UpstreamError = Throttled(SERVICE, f"{method} {path} was throttled (429){shown}", after)
+            self._on_state("throttled", exc.message)
+        else:
+            exc = Unauthorized(SERVICE, explain_unauthorized(reply.status), reply.status)
+            self._on_state("unauthorized", exc.message)
+        raise exc
+
     def _check_may_send(self, cookie: str) -> None:
         if self._rejected is not None and self._rejected == cookie:
             raise Unauthorized(
                 SERVICE, "the session was refused; waiting for a new mam.session (nothing sent)"
-            )
+            ).unsent()
         now = self._clock.now()
         if now < self._paused_until:
-            raise Unavailable(SERVICE, f"paused for {self._paused_until - now:.0f} s after repeated failures")
+            raise Unavailable(
+                SERVICE, f"paused for {self._paused_until - now:.0f} s after repeated failures"
+            ).unsent()
 
     async def _wait_turn(self, kind: str, spacing: float) -> None:
         """Wait until `spacing` has passed since the last request of this kind, and any Retry-After."""
         now = self._clock.now()
         turn = max(self._last.get(kind, float("-inf")) + spacing, self._not_before.get(kind, float("-inf")))
         if turn - now > LONGEST_WAIT_S:
-            raise Throttled(SERVICE, f"MAM asked for a pause: {turn - now:.0f} s left", turn - now)
+            raise Throttled(SERVICE, f"MAM asked for a pause: {turn - now:.0f} s left", turn - now).unsent()
         if turn > now:
             await self._clock.sleep(turn - now)
 
@@ -358,6 +516,80 @@ class MamClient:
         if not isinstance(reply.data, dict):
             raise Unavailable(SERVICE, "the account answer is not a JSON object")
         return parse_account(reply.data, self._clock.now())
+
+    # -- the bonus store ---------------------------------------------------------------------
+
+    async def buy_upload(self, gigabytes: int) -> StoreReceipt:
+        """Buy `gigabytes` GB of upload credit (500 points per GB; MAM refuses less than 50 from scripts).
+
+        Sent once, never retried: when the answer is lost (a timeout, a 5xx) the purchase may still have
+        been made, so the caller must check the account before buying again.
+        """
+        if isinstance(gigabytes, bool) or not isinstance(gigabytes, int) or gigabytes < 1:
+            raise ValueError(f"upload credit is bought in whole GB, at least 1: not {gigabytes!r}")
+        return await self._buy({"spendtype": "upload", "amount": str(gigabytes)})
+
+    async def buy_vip(self, weeks: int | str) -> StoreReceipt:
+        """Buy VIP time: 4, 8 or 12 weeks, or "max" (1,250 points per week; VIP time is capped at 90 days).
+
+        Sent once, never retried, like every purchase.
+        """
+        if type(weeks) not in (int, str) or weeks not in VIP_WEEKS:  # not True, not 4.0
+            raise ValueError(f"VIP is bought for 4, 8 or 12 weeks or 'max': not {weeks!r}")
+        return await self._buy({"spendtype": "VIP", "duration": str(weeks)})  # `duration`, never `amount`
+
+    async def _buy(self, params: Mapping[str, str]) -> StoreReceipt:
+        reply = await self._request(
+            "store", "GET", STORE_PATH, params=params, retry=False, upstream=self._store, stamp=True
+        )
+        if not isinstance(reply.data, dict):
+            raise Unavailable(SERVICE, "the store's answer is not a JSON object")
+        fields = _lower_keys(reply.data)
+        success = fields.get("success")
+        if not isinstance(success, bool | int) or success not in (True, False):
+            raise Unavailable(SERVICE, "the store's answer says neither success nor failure")
+        error = fields.get("error")
+        return StoreReceipt(
+            success=bool(success),
+            error=None if error is None else str(error),
+            seedbonus=_points(fields.get("seedbonus")),
+            data=reply.data,
+        )
+
+    # -- the dynamic seedbox -----------------------------------------------------------------
+
+    async def update_seedbox(self) -> SeedboxAnswer:
+        """Tell MAM this machine's current IP is the session's seedbox IP (about once an hour at most).
+
+        MAM's answer, even with 403 or 429, is read by its `msg`. "Invalid session" / "Invalid Cookie"
+        also stop all MAM traffic until the cookie changes, as any refusal of the session does; an IP or
+        ASN mismatch, the wrong session type or a change too soon does not.
+        """
+        reply = await self._request(
+            "seedbox",
+            "GET",
+            SEEDBOX_PATH,
+            upstream=self._seedbox,
+            answers=(403, 429),
+            refused_by=_session_dead,
+        )
+        message = _seedbox_message(reply.data)
+        if message is None:
+            raise Unavailable(SERVICE, "the seedbox answer has no `msg`")
+        ip = _lower_keys(reply.data).get("ip")
+        return SeedboxAnswer(seedbox_state(message), message, ip if isinstance(ip, str) and ip else None)
+
+
+def _points(value: Any) -> float | None:
+    """A point balance: a number, or a number in a string ("62,500.5")."""
+    if isinstance(value, str):
+        try:
+            return float(value.replace(",", ""))
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _found(message: str) -> int:

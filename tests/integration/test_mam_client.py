@@ -11,8 +11,7 @@ import asyncio
 import hashlib
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -23,78 +22,22 @@ from aiohttp.test_utils import TestServer
 from mamd.clients.errors import NotFound, Rejected, Throttled, Unauthorized, Unavailable
 from mamd.clients.mam import FAILURES_BEFORE_PAUSE, CookieStore, MamClient
 from mamd.clock import SystemClock
-from mamd.config.model import MamConfig
 from mamd.config.units import Duration, Secret
 from mamd.domain.torrentfile import bdecode, bencode
 from mamd.runtime import Runtime
 from mamd.sim.mam import MamSimulator
 from mamd.sim.mam_catalogue import GOOD
-from tests.support.clock import InstantClock
+from tests.support.mam_client import COOKIE, Harness, Memory, mam_harness, settings, stub
 
-COOKIE = "test-mam-cookie-first"
 SEARCH = "/tor/js/loadSearchJSONbasic.php"
 DOWNLOAD = "/tor/download.php"
 HERO = GOOD["The Hero of Ages"]
 
 
-@dataclass
-class Memory:
-    """A cookie store in memory, standing in for the state database where that is not the point."""
-
-    state: dict[str, Any] = field(default_factory=dict)
-    saves: int = 0
-
-    async def load(self) -> dict[str, Any]:
-        return dict(self.state)
-
-    async def save(self, state: dict[str, Any]) -> None:
-        self.state = dict(state)
-        self.saves += 1
-
-
-@dataclass
-class Harness:
-    sim: MamSimulator
-    url: str
-    session: aiohttp.ClientSession
-    clock: InstantClock
-    settings: MamConfig
-    states: list[tuple[str, str | None]] = field(default_factory=list)
-    rejections: list[str] = field(default_factory=list)
-
-    def client(self, cookies: CookieStore | None = None, **options: Any) -> MamClient:
-        async def rejected(reason: str) -> None:
-            self.rejections.append(reason)
-
-        store = cookies or CookieStore(Memory().load, Memory().save)
-        return MamClient(
-            self.session,
-            lambda: self.settings,
-            store,
-            clock=self.clock,
-            on_state=lambda state, error: self.states.append((state, error)),
-            on_rejected=rejected,
-            **options,
-        )
-
-    def configure(self, **changes: Any) -> None:
-        self.settings = replace(self.settings, **changes)
-
-
-def settings(url: str, cookie: str = COOKIE, interval: str = "2s") -> MamConfig:
-    return MamConfig(base_url=url, session=Secret(cookie), search_interval=Duration.parse(interval))
-
-
 @pytest.fixture
 async def mam() -> AsyncIterator[Harness]:
-    clock = InstantClock()
-    sim = MamSimulator.handwritten(cookie=COOKIE, clock=clock.now, monotonic=clock.now)
-    server = TestServer(sim.app, host="127.0.0.1")
-    await server.start_server()
-    url = f"http://127.0.0.1:{server.port}"
-    async with aiohttp.ClientSession() as session:
-        yield Harness(sim, url, session, clock, settings(url))
-    await server.close()
+    async with mam_harness() as harness:
+        yield harness
 
 
 # -- search -----------------------------------------------------------------------------------
@@ -431,23 +374,3 @@ async def test_the_account_in_both_unsat_shapes(mam: Harness, old_shape: bool) -
     assert snapshot.uploaded is not None
     assert snapshot.downloaded is not None
     assert snapshot.at == mam.clock.now()
-
-
-# -- a stand-in server for answers the simulator does not give --------------------------------------
-
-
-class stub:
-    """A throwaway server on 127.0.0.1 answering the given paths."""
-
-    def __init__(self, routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]) -> None:
-        self.app = web.Application()
-        for path, handler in routes.items():
-            self.app.router.add_route("*", path, handler)
-        self.server = TestServer(self.app, host="127.0.0.1")
-
-    async def __aenter__(self) -> str:
-        await self.server.start_server()
-        return f"http://127.0.0.1:{self.server.port}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.server.close()
