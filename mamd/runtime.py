@@ -27,7 +27,9 @@ from mamd.schedule import AlreadyRunning, JobFn, JobState, Scheduler, UnknownJob
 from mamd.store import Events, Inbox, JobRuns, Store
 from mamd.store.account import AccountHistory
 from mamd.store.candidates import Candidates
+from mamd.store.guard import GuardRecords
 from mamd.store.library import LibraryItems
+from mamd.store.spends import Spends
 from mamd.store.torrents import Torrents
 from mamd.store.wanted import Wanted
 from mamd.systemd import Notifier
@@ -85,6 +87,8 @@ class Runtime:
         self.torrents = Torrents(self.store)
         self.account = AccountHistory(self.store)
         self.candidates = Candidates(self.store)
+        self.guard = GuardRecords(self.store)
+        self.spends = Spends(self.store)
         self.audiobookshelf: AudiobookshelfClient | None = None
         self.qbittorrent: QbittorrentClient | None = None
         self.mam: MamClient | None = None

@@ -19,17 +19,17 @@ import qbittorrentapi
 from mamd.clients.errors import NotFound, Rejected, Unauthorized, Unavailable, UpstreamError
 from mamd.clients.upstream import StateReport
 from mamd.config.model import QbittorrentConfig
+from mamd.domain import seeding
 
 SERVICE = "qbittorrent"
 T = TypeVar("T")
 TIMEOUTS = (3.0, 15.0)  # connect, read (seconds)
 
-STOPPED = frozenset({"pausedDL", "pausedUP", "stoppedDL", "stoppedUP"})
-DOWNLOADING = frozenset({"downloading", "stalledDL", "queuedDL", "forcedDL", "metaDL", "checkingDL"})
+DOWNLOADING = seeding.DOWNLOADING | {"checkingDL"}
 SEEDING = frozenset({"uploading", "stalledUP", "queuedUP", "forcedUP"})
 # states in which the torrent's paths and progress are not yet to be trusted
 UNSETTLED = frozenset({"checkingResumeData", "checkingUP", "checkingDL", "metaDL", "allocating", "moving"})
-TROUBLED = frozenset({"error", "missingFiles", "unknown"})
+STOPPED, TROUBLED = seeding.STOPPED, seeding.TROUBLED
 
 
 @dataclass(frozen=True)

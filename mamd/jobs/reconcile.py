@@ -14,6 +14,8 @@ from typing import Any
 
 from mamd.clients.errors import UpstreamError
 from mamd.clients.qbittorrent import Torrent
+from mamd.domain.seeding import risk
+from mamd.jobs.torrents import mamds_torrents, seed_view
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext
@@ -29,7 +31,7 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     settings = runtime.config.qbittorrent
     await client.ensure_category(settings.category, settings.save_path)
     await client.ensure_tags(settings.tags)
-    mine = await _mamds_torrents(runtime)
+    mine = await mamds_torrents(runtime)
     now = context.clock.now()
     known = {record.hash: record for record in await runtime.torrents.all()}
     await runtime.torrents.sightings(
@@ -73,25 +75,49 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
                 imported=record.imported_at is not None,
             )
     tracker_problems = await _check_trackers(runtime, mine, known, now)
+    at_risk = await _risks(runtime, mine, now)
     return {
         "torrents": len(mine),
         "queued_for_import": queued,
         "vanished": len(vanished),
         "tracker_problems": tracker_problems,
+        "at_risk": at_risk,
     }
+
+
+async def _risks(runtime: Runtime, mine: Mapping[str, Torrent], now: float) -> int:
+    """Which unsatisfied torrents may become hit-and-runs; an event when that changes for one."""
+    known = {record.hash: record for record in await runtime.torrents.all()}
+    stopped_by_guard = {entry.hash for entry in await runtime.guard.stopped()}
+    min_seed = runtime.config.seeding.min_seed_time.seconds
+    count = 0
+    for torrent in mine.values():
+        record = known.get(torrent.hash)
+        view = seed_view(torrent, record.tracker_ok if record else None)
+        found = risk(view, now, min_seed, torrent.hash in stopped_by_guard)
+        count += found is not None
+        before = record.risk if record else None
+        if found == before:
+            continue
+        await runtime.torrents.set_risk(torrent.hash, found)
+        if found is not None:
+            await runtime.events.add(
+                now,
+                "torrent.at_risk",
+                f"{torrent.name} may become a hit-and-run: {found} "
+                f"({torrent.seeding_time / 3600:.0f} of {min_seed / 3600:.0f} hours seeded)",
+                f"torrent:{torrent.hash}",
+                risk=found,
+            )
+        else:
+            await runtime.events.add(
+                now, "torrent.risk_cleared", f"{torrent.name} is no longer at risk", f"torrent:{torrent.hash}"
+            )
+    return count
 
 
 def _imported(record: TorrentRecord | None) -> bool:
     return record is not None and record.imported_at is not None
-
-
-async def _mamds_torrents(runtime: Runtime) -> dict[str, Torrent]:
-    client = runtime.require_qbittorrent()
-    settings = runtime.config.qbittorrent
-    found = {t.hash: t for t in await client.torrents(category=settings.category)}
-    for tag in settings.tags:
-        found.update({t.hash: t for t in await client.torrents(tag=tag)})
-    return found
 
 
 async def _check_trackers(

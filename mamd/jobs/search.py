@@ -25,11 +25,13 @@ from mamd.domain.account import AccountSnapshot
 from mamd.domain.book import BookMeta
 from mamd.domain.budget import BudgetFacts, blocked
 from mamd.domain.discovery import OwnedIndex, WantSpec, series_want_key, title_want_key
+from mamd.domain.guard import Verdict
 from mamd.domain.matching import Want, strip_series_prefix
 from mamd.domain.normalize import name_key, series_key, split_names
 from mamd.domain.release import Release
 from mamd.domain.rules import AccountView, Choice, Decision, choose
 from mamd.domain.sequence import format_position, parse_sequence
+from mamd.jobs import guard
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext
@@ -55,6 +57,7 @@ class Run:
     snapshot: AccountSnapshot | None
     facts: BudgetFacts
     owned: OwnedIndex
+    verdict: Verdict
     searched: int = 0
     grabbed: int = 0
     would_grab: int = 0
@@ -93,6 +96,7 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         snapshot,
         await _facts(runtime, snapshot),
         OwnedIndex(await runtime.library.books()),
+        await guard.verdict(runtime, now),
     )
     try:
         for number, book in enumerate(books, 1):
@@ -190,24 +194,27 @@ async def _search_book(search: Run, book: WantedBook) -> None:
             f"wanted:{book.id}",
         )
         return
+    reason = search.verdict.refuses(best.freeleech) or blocked(
+        best, search.facts, runtime.config.limits, runtime.config.ratio
+    )
+    dry = "dry run: " if runtime.config.dry_run else ""
+    if reason is not None:
+        search.blocked += 1
+        await runtime.wanted.searched(book.id, "blocked", f"{dry}{reason}", now + BLOCKED_RETRY_S, now)
+        await runtime.events.add(
+            now,
+            "grab.blocked",
+            f"{dry}not grabbing {best.release.label}: {reason}",
+            f"wanted:{book.id}",
+            torrent_id=best.release.id,
+        )
+        return
     if runtime.config.dry_run:
         search.would_grab += 1
         message = f"dry run: would grab {best.release.label} for {want.label}"
         await runtime.wanted.searched(book.id, "wanted", message, now + 86400, now)
         await runtime.events.add(
             now, "grab.would_grab", message, f"wanted:{book.id}", torrent_id=best.release.id
-        )
-        return
-    reason = blocked(best, search.facts, runtime.config.limits, runtime.config.ratio)
-    if reason is not None:
-        search.blocked += 1
-        await runtime.wanted.searched(book.id, "blocked", reason, now + BLOCKED_RETRY_S, now)
-        await runtime.events.add(
-            now,
-            "grab.blocked",
-            f"not grabbing {best.release.label}: {reason}",
-            f"wanted:{book.id}",
-            torrent_id=best.release.id,
         )
         return
     try:

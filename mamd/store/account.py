@@ -59,13 +59,7 @@ class AccountHistory:
             return cursor.rowcount
 
     async def cookie_state(self) -> dict[str, Any]:
-        row = await self._store.fetchone("SELECT value FROM meta WHERE key = ?", (COOKIE_KEY,))
-        return dict(json.loads(row[0])) if row else {}
+        return await self._store.read_state(COOKIE_KEY)
 
     async def save_cookie_state(self, state: dict[str, Any]) -> None:
-        async with self._store.transaction() as db:
-            await db.execute(
-                "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                (COOKIE_KEY, json.dumps(state), state.get("rotated_at") or 0),
-            )
+        await self._store.write_state(COOKIE_KEY, state, state.get("rotated_at") or 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -143,6 +144,19 @@ class Store:
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
+
+    async def read_state(self, key: str) -> dict[str, Any]:
+        """A small JSON document kept under `key` in `meta` ({} when there is none)."""
+        row = await self.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
+        return dict(json.loads(row[0])) if row else {}
+
+    async def write_state(self, key: str, value: dict[str, Any], now: float) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (key, json.dumps(value), now),
+            )
 
     async def probe(self) -> bool:
         """Try a write that is rolled back: finds a locked, read-only or vanished database."""

@@ -122,16 +122,10 @@ class LibraryItems:
         return LibraryCounts(items=row[0], series=row[1], authors=row[2])
 
     async def sync_state(self) -> dict[str, Any]:
-        row = await self._store.fetchone("SELECT value FROM meta WHERE key = ?", (SYNC_STATE_KEY,))
-        return dict(json.loads(row[0])) if row else {}
+        return await self._store.read_state(SYNC_STATE_KEY)
 
     async def set_sync_state(self, state: dict[str, Any], now: float) -> None:
-        async with self._store.transaction() as db:
-            await db.execute(
-                "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                (SYNC_STATE_KEY, json.dumps(state), now),
-            )
+        await self._store.write_state(SYNC_STATE_KEY, state, now)
 
 
 _names = msgspec.json.Decoder(list[str]).decode  # a list of names per row, 100,000 rows on a large library

@@ -184,4 +184,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX torrents_by_grab ON torrents (grabbed_at)
         """,
     ),
+    Migration(
+        5,
+        "the account guard's stopped downloads, bonus point spends, torrents at risk",
+        """
+        CREATE TABLE guard_stopped (
+            hash TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            stopped_at REAL NOT NULL,
+            last_error TEXT
+        );
+        CREATE TABLE spends (
+            id INTEGER PRIMARY KEY,
+            decision TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('vip', 'upload')),
+            amount INTEGER NOT NULL,
+            cost REAL NOT NULL,
+            reason TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('intent', 'sent', 'done', 'failed', 'unknown', 'let_go')),
+            decided_at REAL NOT NULL,
+            settled_at REAL,
+            points_before REAL,
+            points_after REAL,
+            detail TEXT
+        );
+        CREATE INDEX spends_by_time ON spends (decided_at);
+        ALTER TABLE torrents ADD COLUMN risk TEXT
+        """,
+    ),
 )

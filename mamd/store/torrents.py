@@ -14,7 +14,7 @@ from mamd.store.db import Store
 _COLUMNS = (
     "hash, name, wanted_id, mam_id, meta, state, first_seen_at, last_seen_at, completed_at, imported_at, "
     "import_path, abs_confirmed_at, scan_attempts, last_error, qbt_state, seeding_time_s, tracker_ok, "
-    "tracker_message, vanished_at"
+    "tracker_message, vanished_at, risk"
 )
 
 
@@ -39,6 +39,7 @@ class TorrentRecord:
     tracker_ok: bool | None
     tracker_message: str | None
     vanished_at: float | None
+    risk: str | None  # why it may become a hit-and-run, while it may
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class TorrentRecord:
             "qbt_state": self.qbt_state,
             "seeding_time_s": self.seeding_time_s,
             "tracker_ok": self.tracker_ok,
+            "risk": self.risk,
             "last_error": self.last_error,
         }
 
@@ -172,6 +174,16 @@ class Torrents:
                 "UPDATE torrents SET tracker_ok = ?, tracker_message = ? WHERE hash = ?",
                 (int(ok), message, torrent_hash),
             )
+
+    async def set_risk(self, torrent_hash: str, risk: str | None) -> None:
+        async with self._store.transaction() as db:
+            await db.execute("UPDATE torrents SET risk = ? WHERE hash = ?", (risk, torrent_hash))
+
+    async def at_risk(self) -> list[TorrentRecord]:
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM torrents WHERE risk IS NOT NULL AND vanished_at IS NULL ORDER BY hash"
+        )
+        return [_record(row) for row in rows]
 
     async def vanished(self, hashes: Iterable[str], now: float) -> None:
         async with self._store.transaction() as db:

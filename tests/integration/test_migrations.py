@@ -20,6 +20,19 @@ LATEST = MIGRATIONS[-1].version
 
 # One plausible row per table, by column; columns a table lacks at some version are left out.
 ROWS: dict[str, dict[str, Any]] = {
+    "candidates": {
+        "wanted_id": 17,
+        "mam_id": 900001,
+        "title": "The Hero of Ages",
+        "authors": '["Brandon Sanderson"]',
+        "accepted": 1,
+        "chosen": 1,
+        "score": 41.5,
+        "reasons": '["same author"]',
+        "details": "{}",
+        "decided_at": 1_800_000_010.0,
+    },
+    "account_snapshots": {"id": 3, "at": 1_800_000_011.0, "data": '{"ratio": 2.5}'},
     "meta": {"key": "probe-of-time", "value": "kept", "updated_at": 1_800_000_000.0},
     "events": {
         "id": 7,
