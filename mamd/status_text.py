@@ -57,6 +57,7 @@ def render_status(status: dict[str, Any]) -> str:
         for name, service in sorted(services.items()):
             error = f" — {service['last_error']}" if service.get("last_error") else ""
             lines.append(f"  {name:<14} {service['state']} since {service['since']}{error}")
+    lines.extend(_account(status.get("account")))
     inbox = status.get("inbox")
     lines.append(
         f"inbox     {inbox['pending']} completion(s) waiting"
@@ -71,3 +72,28 @@ def render_status(status: dict[str, Any]) -> str:
         lines.append("recent")
         lines.extend(f"  {e['at']}  {e['kind']:<18} {e['message']}" for e in recent)
     return "\n".join(lines)
+
+
+def _account(account: dict[str, Any] | None) -> list[str]:
+    if not account:
+        return []
+    detail = account.get("guard_detail", {})
+    lines = [
+        f"account   guard {str(account.get('guard', '?')).upper()}: "
+        + "; ".join(account.get("next_decisions", [])[:1])
+    ]
+    if account.get("at"):
+        ratio = account.get("ratio")
+        lines.append(
+            f"          {account.get('classname')}, ratio {ratio if ratio is None else f'{ratio:.2f}'}, "
+            f"{account.get('unsatisfied')} of {account.get('unsatisfied_limit')} unsatisfied, "
+            f"{account.get('seedbonus')} points (read {account['at']})"
+        )
+    lines.extend(f"          because {reason}" for reason in detail.get("reasons", []))
+    lines.extend(f"          next: {note}" for note in account.get("next_decisions", [])[1:])
+    for torrent in account.get("torrents_at_risk", []):
+        lines.append(
+            f"  at risk {torrent['name']}: {torrent['risk']} "
+            f"({torrent['seeded_h']} of {torrent['needs_h']} h seeded)"
+        )
+    return lines

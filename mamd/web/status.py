@@ -8,6 +8,7 @@ from aiohttp import web
 
 from mamd import __version__
 from mamd.clock import iso
+from mamd.jobs import guard, seedbox, spending
 from mamd.runtime import Runtime
 from mamd.store import StoreError
 from mamd.web.keys import runtime_of
@@ -46,13 +47,71 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
     return document
 
 
-async def account_section(runtime: Runtime) -> dict[str, Any] | None:
-    """The last account snapshot, as the budgets read it."""
+SNAPSHOT_FIELDS = (
+    "classname", "ratio", "uploaded", "downloaded", "seedbonus", "wedges", "vip_until", "unsatisfied",
+    "unsatisfied_limit", "hnr", "counters",
+)  # fmt: skip
+
+
+async def account_section(runtime: Runtime) -> dict[str, Any]:
+    """The last account snapshot, the guard's verdict on it now, what mamd will decide next, and the
+    torrents that may become hit-and-runs."""
+    now = runtime.clock.now()
     snapshot = await runtime.account.latest()
-    if snapshot is None:
-        return None
-    age = round(runtime.clock.now() - snapshot.at, 1)
-    return {"at": iso(snapshot.at), "age_s": age, **snapshot.as_dict()}
+    verdict = await guard.verdict(runtime, now)
+    state = await runtime.guard.state()
+    section: dict[str, Any] = {
+        "at": None,
+        "age_s": None,
+        **dict.fromkeys(SNAPSHOT_FIELDS),
+        "guard": verdict.level,
+        "guard_detail": {
+            "since": iso(state.since) if state.level == verdict.level else iso(now),
+            "grabs": verdict.grabs,
+            "downloads_stopped": verdict.pause_downloads,
+            "reasons": list(verdict.reasons),
+        },
+    }
+    notes = [_guard_note(verdict.grabs, verdict.pause_downloads)]
+    if snapshot is not None:
+        section.update({"at": iso(snapshot.at), "age_s": round(now - snapshot.at, 1), **snapshot.as_dict()})
+        notes.extend((await spending.decide(runtime, snapshot, now)).notes)
+    section["next_decisions"] = notes
+    section["stopped_by_guard"] = [entry.as_dict() for entry in await runtime.guard.stopped()]
+    min_seed = runtime.config.seeding.min_seed_time.seconds
+    section["torrents_at_risk"] = [
+        {
+            "hash": record.hash,
+            "name": record.name,
+            "risk": record.risk,
+            "seeded_h": round((record.seeding_time_s or 0) / 3600, 1),
+            "needs_h": round(min_seed / 3600, 1),
+            "qbt_state": record.qbt_state,
+        }
+        for record in await runtime.torrents.at_risk()
+    ]
+    section["bonus"] = {
+        "enabled": runtime.config.bonus.enabled,
+        "spent_last_day": await runtime.spends.spent_since(now - 86400),
+        "stopped": (await runtime.spends.halted()).get("reason"),
+        "recent": [record.as_dict() for record in await runtime.spends.recent(5)],
+    }
+    if runtime.config.mam.seedbox_update:
+        seedbox_state = await runtime.store.read_state(seedbox.STATE_KEY)
+        section["seedbox"] = {
+            "state": seedbox_state.get("state"),
+            "message": seedbox_state.get("message"),
+            "ip": seedbox_state.get("ip"),
+            "updated_at": iso(seedbox_state.get("updated_at")),
+        }
+    return section
+
+
+def _guard_note(grabs: str, stopped: bool) -> str:
+    if grabs == "all":
+        return "grabs: whatever the rules and budgets allow"
+    what = "freeleech only" if grabs == "freeleech" else "none"
+    return f"grabs: {what}" + ("; mamd's downloads are stopped" if stopped else "")
 
 
 async def library_section(runtime: Runtime) -> dict[str, Any]:

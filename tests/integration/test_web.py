@@ -196,7 +196,11 @@ async def test_status_from_loopback_needs_no_key_and_has_every_documented_sectio
     assert body["jobs"] == {}
     assert body["services"] == {}
     assert body["inbox"] == {"pending": 0}
-    assert body["account"] is None  # no snapshot yet
+    account = body["account"]
+    assert account["at"] is None  # no snapshot yet
+    assert account["guard"] == "caution"
+    assert account["guard_detail"]["grabs"] == "freeleech"
+    assert account["torrents_at_risk"] == []
     assert body["recent"] == []
 
 
@@ -223,6 +227,11 @@ async def test_status_shows_the_last_account_snapshot(
     assert (account["ratio"], account["classname"], account["seedbonus"]) == (2.5, "Power User", 62500.0)
     assert (account["unsatisfied"], account["unsatisfied_limit"], account["hnr"]) == (12, 50, 1)
     assert account["uploaded"] == 300 * 1024**3
+    assert account["guard"] == "caution"  # a hit-and-run
+    assert account["guard_detail"]["grabs"] == "none"
+    assert "MAM counts 1 hit-and-run torrent(s)" in account["guard_detail"]["reasons"]
+    assert account["next_decisions"][0] == "grabs: none"
+    assert "bonus.enabled is false" in account["next_decisions"][1]
 
 
 async def test_status_lists_jobs_pending_hooks_and_recent_events(
