@@ -125,7 +125,12 @@ class Runtime:
             on_state=lambda state, error: self.health.service("qbittorrent", state, error),
             redact=self.redactor.text,
         )
-        self.mam = MamClient(
+        self.mam = self.mam_client(session)
+
+    def mam_client(self, session: aiohttp.ClientSession, **options: Any) -> MamClient:
+        """The MAM client wired to this runtime (cookie store, health, redactor); `options` are the
+        client's own (benchmarks turn the spacing off, tests shorten the timeout)."""
+        return MamClient(
             session,
             lambda: self.config.mam,
             CookieStore(self.account.cookie_state, self.account.save_cookie_state),
@@ -134,6 +139,7 @@ class Runtime:
             on_cookie=self.redactor.add,
             on_rejected=self._mam_session_rejected,
             redact=self.redactor.text,
+            **options,
         )
 
     async def _mam_session_rejected(self, reason: str) -> None:

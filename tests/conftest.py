@@ -17,6 +17,10 @@ from tests.support.clock import FakeClock
 from tests.support.configs import write_config
 from tests.support.qbittorrent import QbittorrentFactory, require_qbittorrent
 
+pytest_plugins = [
+    "tests.support.mam_env"
+]  # the `make_env` fixture: the runtime, the MAM simulator, qBittorrent
+
 
 @pytest.fixture
 def clock() -> FakeClock:

@@ -9,6 +9,7 @@ be read is left out and named in `problems`, never guessed.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -213,15 +214,16 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        return None if math.isnan(value) else float(value)
     if isinstance(value, str):
         text = value.strip().replace(",", "")
         if text.lower() in ("inf", "infinity", "∞"):
             return float("inf")
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             return None
+        return None if math.isnan(number) else number
     return None
 
 

@@ -22,6 +22,7 @@ from mamd.runtime import Runtime
 log = get_logger(__name__)
 
 MIN_TRUSTED_AGE_S = 3600.0
+UNREACHABLE_KEY = "guard.qbittorrent"  # the error last said, so it is said once
 
 
 def max_age_s(config: Config) -> float:
@@ -56,13 +57,27 @@ async def apply(runtime: Runtime, found: Verdict, now: float) -> Mapping[str, An
         log.warning("guard.changed", previous=state.level, level=found.level, reasons=list(found.reasons))
     elif found.reasons != state.reasons:
         await runtime.guard.set_state(found.level, found.reasons, state.since or now, now)
+    verb = "stop" if found.pause_downloads else "start"
     try:
         if found.pause_downloads:
-            return {"guard": found.level, "stopped": await _stop_downloads(runtime, now)}
-        return {"guard": found.level, "resumed": await _resume(runtime, now)}
-    except UpstreamError as exc:
+            done: dict[str, Any] = {"guard": found.level, "stopped": await _stop_downloads(runtime, now)}
+        else:
+            done = {"guard": found.level, "resumed": await _resume(runtime, now)}
+    except UpstreamError as exc:  # qBittorrent did not even list the torrents
         log.warning("guard.qbittorrent_unreachable", reason=exc.message)
+        if (await runtime.store.read_state(UNREACHABLE_KEY)).get("error") != exc.message:
+            await runtime.store.write_state(UNREACHABLE_KEY, {"error": exc.message}, now)
+            await runtime.events.add(
+                now,
+                f"guard.{verb}_failed",
+                f"the account guard could not {verb} downloads: {exc.message}; tried again at the next "
+                "account reading",
+                "guard",
+            )
         return {"guard": found.level, "qbittorrent": exc.message}
+    if (await runtime.store.read_state(UNREACHABLE_KEY)).get("error"):
+        await runtime.store.write_state(UNREACHABLE_KEY, {}, now)
+    return done
 
 
 async def _stop_downloads(runtime: Runtime, now: float) -> int:

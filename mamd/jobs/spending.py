@@ -88,7 +88,7 @@ async def _buy(runtime: Runtime, spend: Spend, snapshot: AccountSnapshot, now: f
     spend_id = await runtime.spends.intend(spend, snapshot.seedbonus, now)
     if spend_id is None:
         return f"{spend.label}: decided before"
-    await runtime.spends.settle(spend_id, "sent", None)
+    await runtime.spends.sent(spend_id, now)
     mam = runtime.require_mam()
     try:
         receipt: StoreReceipt = await (
@@ -96,7 +96,9 @@ async def _buy(runtime: Runtime, spend: Spend, snapshot: AccountSnapshot, now: f
         )
     except UpstreamError as exc:
         if isinstance(exc, Throttled) or not exc.sent:  # refused unserved, or never sent: nothing bought
-            await runtime.spends.settle(spend_id, "failed", runtime.clock.now(), detail=exc.message)
+            await runtime.spends.settle(
+                spend_id, "failed", runtime.clock.now(), detail=exc.message, sent=exc.sent
+            )
             return f"{spend.label}: not bought ({exc.message})"
         now = runtime.clock.now()
         await runtime.spends.settle(spend_id, "unknown", None, detail=exc.message)
@@ -148,7 +150,7 @@ async def _answered(
 async def _settle(runtime: Runtime, record: SpendRecord, snapshot: AccountSnapshot, now: float) -> bool:
     """Settle a purchase left open; False while its outcome stays unclear."""
     if record.state == "intent":  # recorded, never sent (mamd stopped in between)
-        await runtime.spends.settle(record.id, "failed", now, detail="never sent")
+        await runtime.spends.settle(record.id, "failed", now, detail="never sent", sent=False)
         return True
     found = outcome(record.kind, record.decision, record.cost, record.points_before, snapshot)
     label = f"{record.amount} {'weeks of VIP' if record.kind == 'vip' else 'GiB of upload credit'}"

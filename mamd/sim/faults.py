@@ -95,14 +95,16 @@ class Faults:
 
     def __init__(self) -> None:
         self.latency = 0.0
+        self.latency_prefix: str | None = None  # only requests under this path, when set
         self.rules: list[Rule] = []
         self.fail_after: FailAfter | None = None
         self.injected = 0
         self._release = asyncio.Event()
 
-    def add_latency(self, seconds: float) -> None:
-        """Delay every request by `seconds` (0 turns it off)."""
+    def add_latency(self, seconds: float, *, path_prefix: str | None = None) -> None:
+        """Delay every request (or those under `path_prefix`) by `seconds` (0 turns it off)."""
         self.latency = max(0.0, seconds)
+        self.latency_prefix = path_prefix
 
     def fail_next(
         self,
@@ -139,7 +141,7 @@ class Faults:
 
     def clear(self) -> None:
         """Remove every fault and let hanging requests go."""
-        self.latency = 0.0
+        self.latency, self.latency_prefix = 0.0, None
         self.rules.clear()
         self.fail_after = None
         self.release_hangs()
@@ -212,7 +214,7 @@ class Faults:
         """Delay the request, then answer it with a fault, or return None to let it through."""
         if request.path.startswith(self.exempt):
             return None
-        if self.latency:
+        if self.latency and (self.latency_prefix is None or request.path.startswith(self.latency_prefix)):
             await asyncio.sleep(self.latency)
         rule = self._take(request.path)
         if rule is None:

@@ -203,6 +203,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             reason TEXT NOT NULL,
             state TEXT NOT NULL CHECK (state IN ('intent', 'sent', 'done', 'failed', 'unknown', 'let_go')),
             decided_at REAL NOT NULL,
+            sent_at REAL,
             settled_at REAL,
             points_before REAL,
             points_after REAL,

@@ -12,8 +12,8 @@ from mamd.store.db import Store, StoreError
 
 HALT_KEY = "bonus.halted"
 _COLUMNS = (
-    "id, decision, kind, amount, cost, reason, state, decided_at, settled_at, points_before, points_after, "
-    "detail"
+    "id, decision, kind, amount, cost, reason, state, decided_at, sent_at, settled_at, points_before, "
+    "points_after, detail"
 )
 
 
@@ -27,6 +27,7 @@ class SpendRecord:
     reason: str
     state: str
     decided_at: float
+    sent_at: float | None
     settled_at: float | None
     points_before: float | None
     points_after: float | None
@@ -41,6 +42,7 @@ class SpendRecord:
             "reason": self.reason,
             "state": self.state,
             "decided_at": iso(self.decided_at),
+            "sent_at": iso(self.sent_at),
             "settled_at": iso(self.settled_at),
             "points_before": self.points_before,
             "points_after": self.points_after,
@@ -67,6 +69,11 @@ class Spends:
                 return None
             raise
 
+    async def sent(self, spend_id: int, now: float) -> None:
+        """Marked just before the request leaves: from here on, it may have gone through."""
+        async with self._store.transaction() as db:
+            await db.execute("UPDATE spends SET state = 'sent', sent_at = ? WHERE id = ?", (now, spend_id))
+
     async def settle(
         self,
         spend_id: int,
@@ -74,12 +81,14 @@ class Spends:
         now: float | None,
         points_after: float | None = None,
         detail: str | None = None,
+        sent: bool = True,
     ) -> None:
+        """The outcome; `sent=False` for a purchase known never to have left mamd."""
         async with self._store.transaction() as db:
             await db.execute(
                 "UPDATE spends SET state = ?, settled_at = ?, points_after = coalesce(?, points_after), "
-                "detail = coalesce(?, detail) WHERE id = ?",
-                (state, now, points_after, detail, spend_id),
+                "detail = coalesce(?, detail), sent_at = CASE WHEN ? THEN sent_at END WHERE id = ?",
+                (state, now, points_after, detail, sent, spend_id),
             )
             if state == "failed":  # nothing was bought: the decision may be taken again (later)
                 await db.execute(
@@ -89,9 +98,11 @@ class Spends:
                 )
 
     async def refused_since(self, decision: str, since: float) -> bool:
-        """Whether this decision failed at or after `since` (MAM refused it, or it did not go through)."""
+        """Whether this decision was sent and failed at or after `since` (MAM refused it, or it did not go
+        through); one that never left mamd does not count."""
         row = await self._store.fetchone(
-            "SELECT 1 FROM spends WHERE decision = ? || '#' || id AND state = 'failed' AND settled_at >= ?",
+            "SELECT 1 FROM spends WHERE decision = ? || '#' || id AND state = 'failed' "
+            "AND sent_at IS NOT NULL AND settled_at >= ?",
             (decision, since),
         )
         return row is not None

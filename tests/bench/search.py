@@ -26,7 +26,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
 
-from mamd.clients.mam import CookieStore, MamClient
 from mamd.clients.mam_rows import parse_row
 from mamd.clock import SystemClock
 from mamd.config import load_config
@@ -208,16 +207,7 @@ async def _search_job(folder: Path, books: int) -> tuple[float, Counter[str], in
     try:
         async with aiohttp.ClientSession() as session:
             runtime.connect(session)
-            runtime.mam = MamClient(
-                session,
-                lambda: runtime.config.mam,
-                CookieStore(runtime.account.cookie_state, runtime.account.save_cookie_state),
-                clock=clock,
-                on_state=lambda state, error: runtime.health.service("mam", state, error),
-                on_cookie=runtime.redactor.add,
-                redact=runtime.redactor.text,
-                spacing_s=0,
-            )
+            runtime.mam = runtime.mam_client(session, spacing_s=0)
             await account_job.run(runtime, JobContext("account", 0, "manual", clock, JobState("account")))
             await runtime.wanted.apply(specs, {}, [], clock.now())
             sim.requests.clear()

@@ -7,36 +7,24 @@ qBittorrent listen on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from mamd.clients.errors import Unauthorized
-from mamd.config import load_config
 from mamd.domain.discovery import WantSpec, series_want_key, title_want_key
 from mamd.domain.library import Book, SeriesEntry
-from mamd.jobs import account as account_job
-from mamd.jobs import search as search_job
-from mamd.logs import Redactor
-from mamd.runtime import Runtime
-from mamd.schedule import JobContext, JobState
-from mamd.sim.mam import MamSimulator
 from mamd.sim.mam_catalogue import GOOD
-from mamd.sim.qbittorrent import QbittorrentNox
-from mamd.store.wanted import WantedBook
 from mamd.web import create_app
-from tests.support.clock import InstantClock
-from tests.support.configs import API_KEY, write_config
-from tests.support.qbittorrent import QbittorrentFactory, api_client
+from tests.support.configs import API_KEY
+from tests.support.mam_env import Env
+from tests.support.qbittorrent import api_client
 
 pytestmark = pytest.mark.qbittorrent
 
-COOKIE = "test-mam-session-cookie-value"
 DOWNLOAD = "/tor/download.php"
 SEARCH = "/tor/js/loadSearchJSONbasic.php"
 HERO = WantSpec(
@@ -49,87 +37,6 @@ CIBOLA = WantSpec(
     title_want_key("James S. A. Corey", "Cibola Burn"), "manual", "James S. A. Corey", "Cibola Burn"
 )
 MISSING = WantSpec(title_want_key("Nobody", "No Such Book"), "manual", "Nobody Atall", "No Such Book")
-
-
-@dataclass
-class Env:
-    runtime: Runtime
-    sim: MamSimulator
-    qbt: QbittorrentNox
-    clock: InstantClock
-
-    def context(self, job: str) -> JobContext:
-        return JobContext(job, 0, "manual", self.clock, JobState(job))
-
-    async def want(self, *specs: WantSpec) -> list[WantedBook]:
-        await self.runtime.wanted.apply(specs, {}, [], self.clock.now())
-        books = {book.key: book for book in await self.runtime.wanted.all()}
-        return [books[spec.key] for spec in specs]
-
-    async def account(self) -> None:
-        await account_job.run(self.runtime, self.context("account"))
-
-    async def search(self) -> dict[str, Any]:
-        return dict(await search_job.run(self.runtime, self.context("search")))
-
-    async def book(self, wanted: WantedBook) -> WantedBook:
-        found = await self.runtime.wanted.get(wanted.id)
-        assert found is not None
-        return found
-
-    async def events(self, kind: str) -> list[Any]:
-        return [e for e in await self.runtime.events.recent(500) if e.kind == kind]
-
-    def in_qbittorrent(self) -> list[Any]:
-        with api_client(self.qbt) as client:
-            return list(client.torrents_info())
-
-
-@pytest.fixture
-async def make_env(tmp_path: Path, qbittorrent_nox: QbittorrentFactory) -> AsyncIterator[Callable[..., Any]]:
-    servers: list[TestServer] = []
-    runtimes: list[Runtime] = []
-    sessions: list[aiohttp.ClientSession] = []
-    qbt = qbittorrent_nox()
-
-    async def make(changes: dict[str, Any] | None = None, **sim_options: Any) -> Env:
-        clock = InstantClock()
-        sim = MamSimulator.handwritten(cookie=COOKIE, clock=clock.now, monotonic=clock.now, **sim_options)
-        server = TestServer(sim.app, host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
-        settings: dict[str, Any] = {
-            "mam": {"base_url": f"http://127.0.0.1:{server.port}", "session": COOKIE},
-            "qbittorrent": {
-                "url": qbt.url,
-                "username": qbt.username,
-                "password": qbt.password,
-                "save_path": str(qbt.save_path),
-            },
-            "limits": {"min_free_space": "1MiB"},
-        }
-        for section, values in (changes or {}).items():
-            if isinstance(values, dict):
-                settings.setdefault(section, {}).update(values)
-            else:
-                settings[section] = values
-        path = write_config(tmp_path, settings)
-        runtime = Runtime(load_config(path), path, clock=clock, redactor=Redactor())
-        await runtime.store.open()
-        runtimes.append(runtime)
-        session = aiohttp.ClientSession()
-        sessions.append(session)
-        runtime.connect(session)
-        return Env(runtime, sim, qbt, clock)
-
-    yield make
-    for session in sessions:
-        await session.close()
-    for runtime in runtimes:
-        await runtime.tasks.drain(1.0)
-        await runtime.store.close()
-    for server in servers:
-        await server.close()
 
 
 async def test_a_wanted_book_is_found_chosen_and_grabbed_into_qbittorrent(

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from mamd.clients.errors import Rejected
 from mamd.clients.qbittorrent import Torrent, Tracker
 from mamd.domain.guard import Verdict
 from mamd.domain.seeding import SeedView, may_stop, risk
@@ -179,3 +180,25 @@ def test_the_only_call_that_stops_a_torrent_is_the_guards_stop_of_chosen_downloa
         ("clients/qbittorrent.py", "c.torrents_stop(torrent_hashes=chosen)"),
         ("jobs/guard.py", "runtime.require_qbittorrent().stop(hashes)"),
     ]
+
+
+async def test_a_stop_qbittorrent_refuses_is_remembered_said_once_and_tried_again(
+    runtime: Runtime, qbittorrent: RecordingQbittorrent, clock: FakeClock
+) -> None:
+    refusals: list[list[str]] = []
+
+    async def refuse(hashes: Iterable[str]) -> None:
+        refusals.append(list(hashes))
+        raise Rejected("qbittorrent", "torrents/stop answered 409 Conflict")
+
+    qbittorrent.stop = refuse  # type: ignore[method-assign]
+    emergency = Verdict("emergency", "none", True, ("ratio 1.00 is below ratio.emergency_below (1.2)",))
+    for _ in range(3):
+        await guard.apply(runtime, emergency, clock.now())
+    assert len(refusals) == 3  # tried at every reading
+    assert refusals[0] == refusals[2]
+    remembered = await runtime.guard.stopped()
+    assert {t.hash for t in remembered} == set(refusals[0])
+    assert all(t.last_error == "torrents/stop answered 409 Conflict" for t in remembered)
+    failed = [e for e in await runtime.events.recent(100) if e.kind == "guard.stop_failed"]
+    assert len(failed) == 1

@@ -337,3 +337,26 @@ def test_the_language_id_stands_in_for_a_missing_lang_code(language: int, code: 
     release = parse_row({**row(language=language), "lang_code": None})
     assert release is not None
     assert release.lang_code == code
+
+
+@pytest.mark.parametrize(
+    ("raw", "ratio"),
+    [
+        ({"ratio": "Inf"}, float("inf")),
+        ({"ratio": "inf"}, float("inf")),
+        ({"ratio": "1.73"}, 1.73),
+        ({"ratio": 91184.8}, 91184.8),
+        ({"ratio": "1e309"}, float("inf")),
+        ({"ratio": "NaN?"}, None),
+        ({"ratio": "nan"}, None),
+        ({"ratio": float("nan")}, None),
+        ({"ratio": True}, None),
+    ],
+)
+def test_ratios_in_the_forms_mam_sends(raw: dict[str, Any], ratio: float | None) -> None:
+    assert parse_account(raw, 1.0).ratio == ratio
+
+
+def test_huge_totals_are_kept_exactly() -> None:
+    snapshot = parse_account({"uploaded_bytes": 9_094_496_082_151_000, "downloaded_bytes": "0"}, 1.0)
+    assert (snapshot.uploaded, snapshot.downloaded) == (9_094_496_082_151_000, 0)
