@@ -110,7 +110,9 @@ wanted:
         self.say(
             f"account read the MAM account (the simulator's): {account['classname']}, ratio "
             f"{account['ratio']:.2f}, {account['unsatisfied']} of {account['unsatisfied_limit']} unsatisfied "
-            f"torrents, {account['wedges']} wedges. The budgets check this before every grab."
+            f"torrents, {account['seedbonus']:,.0f} bonus points, {account['wedges']} wedges. The account "
+            f"guard says {account['guard'].upper()} ({account['next_decisions'][0]}); the budgets check "
+            "this before every grab."
         )
 
     async def search(self) -> None:
@@ -191,6 +193,57 @@ wanted:
         self.say(
             f"The next library_sync ({job['last_result']}) finds {library['items']} books; "
             f"still wanted: {', '.join(left) or 'nothing'}."
+        )
+
+    async def ratio_drop(self) -> None:
+        """A download in progress, a ratio that falls below ratio.emergency_below, and back."""
+        qbt = self.qbittorrent
+        assert qbt is not None
+        simulator = self.mam.simulator
+        simulator.complete_into = None  # this one stays downloading: nobody seeds it on loopback
+        before = (await self.daemon.status())["config"]["generation"]
+        text = self.daemon.config.read_text()
+        self.daemon.config.write_text(
+            text.replace(
+                "    - {title: Warbreaker, author: Brandon Sanderson}\n",
+                "    - {title: Warbreaker, author: Brandon Sanderson}\n"
+                "    - {title: Abaddon's Gate, author: James S. A. Corey}\n",
+            )
+        )
+
+        async def reloaded() -> bool:
+            return bool((await self.daemon.status())["config"]["generation"] > before)
+
+        await self.daemon.until("the new want to load", reloaded)
+        await self.daemon.run_job("discover")
+        await self.daemon.run_job("search")
+        name = "Abaddon's Gate"
+        state = await self.daemon.until("the download to start", lambda: downloads.state_of(qbt, name))
+        self.say(f"A new want, {name}, is grabbed; in qBittorrent it is downloading ({state}).")
+        account = simulator.account
+        uploaded, downloaded = account.uploaded_bytes, account.downloaded_bytes
+        account.downloaded_bytes = uploaded  # ratio 1.00
+        await self.daemon.run_job("account")
+        status = (await self.daemon.status())["account"]
+        stopped = await self.daemon.until(
+            "the download to stop", lambda: downloads.state_of(qbt, name, stopped=True)
+        )
+        seeding = await downloads.seeding_count(qbt)
+        self.say(
+            f"MAM's ratio falls to {status['ratio']:.2f}: the account guard says {status['guard'].upper()} "
+            f"({status['guard_detail']['reasons'][0]}). It stops mamd's one download ({name}: {stopped}) and "
+            f"leaves the {seeding} seeding torrents alone; nothing is grabbed until the ratio is back above "
+            "ratio.recover_above."
+        )
+        account.downloaded_bytes = downloaded
+        await self.daemon.run_job("account")
+        status = (await self.daemon.status())["account"]
+        resumed = await self.daemon.until(
+            "the download to resume", lambda: downloads.state_of(qbt, name, stopped=False)
+        )
+        print(
+            f"   The ratio is back at {status['ratio']:.2f}: guard {status['guard'].upper()}, and exactly "
+            f"that download is started again ({resumed})."
         )
 
     async def hot_reload(self) -> None:
@@ -276,6 +329,7 @@ async def _demo(folder: Path, serve: bool) -> int:
                 await story.downloads_complete()
                 if qbittorrent is not None:
                     await story.library_again()
+                    await story.ratio_drop()
                 await story.hot_reload()
                 await story.retention()
                 if serve:
@@ -295,7 +349,8 @@ async def _demo(folder: Path, serve: bool) -> int:
     if qbittorrent is not None:
         done = (
             f"searched MAM, grabbed {len(story.grabbed)} books into qBittorrent and imported "
-            f"{len(story.imported)} of them into the library"
+            f"{len(story.imported)} of them into the library, stopped a download in a ratio emergency "
+            "and started it again on recovery"
         )
     else:
         done = "searched MAM and decided what it would grab (a dry run, without qBittorrent)"

@@ -117,6 +117,7 @@ def test_demo_runs_end_to_end() -> None:
     assert "11 books, 4 series, 4 authors" in result.stdout
     assert "Mistborn #3 by Brandon Sanderson  (a gap in an owned series)" in result.stdout
     assert "Warbreaker by Brandon Sanderson  (asked for in mamd.yaml)" in result.stdout
+    assert "The account guard says OK" in result.stdout
     assert "Mistborn #3 by Brandon Sanderson: " in result.stdout
     assert "left: 'The Hero of Ages (Abridged)' [MAM 900102]: abridged" in result.stdout
     assert "left: 'Warbreaker' [MAM 900109]: VIP-only" in result.stdout
@@ -128,6 +129,12 @@ def test_demo_runs_end_to_end() -> None:
         assert "the same inode as the file qBittorrent seeds" in result.stdout
         assert "still wanted: nothing" in result.stdout
         assert "grabbed 4 books into qBittorrent and imported 4 of them" in result.stdout
+        assert (
+            "the account guard says EMERGENCY (ratio 1.00 is below ratio.emergency_below (1.2))"
+            in result.stdout
+        )
+        assert "leaves the 4 seeding torrents alone" in result.stdout
+        assert "guard OK, and exactly that download is started again" in result.stdout
     else:
         assert "dry run: would grab The Hero of Ages" in result.stdout
     assert "stopped in" in result.stdout
