@@ -97,6 +97,10 @@ class Spends:
                     (spend_id,),
                 )
 
+    async def of_decision(self, decision: str) -> SpendRecord | None:
+        row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM spends WHERE decision = ?", (decision,))
+        return SpendRecord(*row) if row else None
+
     async def refused_since(self, decision: str, since: float) -> bool:
         """Whether this decision was sent and failed at or after `since` (MAM refused it, or it did not go
         through); one that never left mamd does not count."""

@@ -75,7 +75,12 @@ async def account_section(runtime: Runtime) -> dict[str, Any]:
     notes = [_guard_note(verdict.grabs, verdict.pause_downloads)]
     if snapshot is not None:
         section.update({"at": iso(snapshot.at), "age_s": round(now - snapshot.at, 1), **snapshot.as_dict()})
-        notes.extend((await spending.decide(runtime, snapshot, now)).notes)
+        decided = await spending.decide(runtime, snapshot, now)
+        notes.extend(decided.notes)
+        taken = await runtime.spends.of_decision(decided.spend.decision) if decided.spend else None
+        if decided.spend and taken is not None:  # the account read since will show it
+            notes = [n for n in notes if not n.startswith(("buying ", "renewing "))]
+            notes.append(f"{decided.spend.label}: {taken.state} ({iso(taken.decided_at)})")
     section["next_decisions"] = notes
     section["stopped_by_guard"] = [entry.as_dict() for entry in await runtime.guard.stopped()]
     min_seed = runtime.config.seeding.min_seed_time.seconds

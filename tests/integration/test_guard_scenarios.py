@@ -23,6 +23,7 @@ from mamd.domain.torrentfile import parse_torrent
 from mamd.sim.mam_catalogue import GOOD
 from mamd.sim.mam_store import StoreAnswer
 from mamd.web import create_app
+from mamd.web.status import status_document
 from tests.support.configs import API_KEY
 from tests.support.mam_env import Env
 from tests.support.qbittorrent import api_client
@@ -204,7 +205,11 @@ async def test_a_vip_about_to_end_is_renewed_once_and_audited(make_env: Callable
     assert "12 weeks of VIP" in spent.message
     [record] = await env.runtime.spends.recent(5)
     assert (record.state, record.points_before, record.points_after) == ("done", 62_500, 47_500)
+    notes = (await status_document(env.runtime))["account"]["next_decisions"]
+    assert any(note.startswith("12 weeks of VIP for 15,000 points: done") for note in notes)
     assert "spend" not in await env.account()  # the new VIP end is far off
+    notes = (await status_document(env.runtime))["account"]["next_decisions"]
+    assert any(note.startswith("VIP until ") for note in notes)
     assert len(env.sim.purchases) == 1
 
 
