@@ -8,6 +8,7 @@ from aiohttp import web
 
 from mamd import __version__
 from mamd.clock import iso
+from mamd.domain.guard import LEVELS
 from mamd.jobs import guard, seedbox, spending
 from mamd.runtime import Runtime
 from mamd.store import StoreError
@@ -216,6 +217,35 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         pending = await runtime.inbox.pending_count()
         metric("mamd_hook_inbox_pending", "gauge", "Completions waiting to be processed.", [({}, pending)])
+        level = (await guard.verdict(runtime, now)).level
+        metric(
+            "mamd_guard_level",
+            "gauge",
+            "1 for the account guard's level now (ok, caution, emergency).",
+            [({"level": name}, float(name == level)) for name in LEVELS],
+        )
+        snapshot = await runtime.account.latest()
+        if snapshot is not None:
+            unsat = snapshot.unsat
+            numbers = {
+                "mamd_account_ratio": ("MAM share ratio, last read.", snapshot.ratio),
+                "mamd_account_bonus_points": ("MAM bonus points, last read.", snapshot.seedbonus),
+                "mamd_account_unsatisfied": ("Unsatisfied torrents on MAM.", unsat.count if unsat else None),
+                "mamd_account_unsatisfied_limit": (
+                    "MAM's unsatisfied limit.",
+                    unsat.limit if unsat else None,
+                ),
+                "mamd_account_hit_and_runs": ("Hit-and-runs MAM counts.", snapshot.hit_and_run),
+            }
+            for name, (help_text, value) in numbers.items():
+                if value is not None:
+                    metric(name, "gauge", help_text, [({}, float(value))])
+        metric(
+            "mamd_torrents_at_risk",
+            "gauge",
+            "Unsatisfied torrents that may become hit-and-runs.",
+            [({}, len(await runtime.torrents.at_risk()))],
+        )
     except StoreError:
         pass  # mamd_ready already says the database is unavailable
     body = runtime.redactor.text("\n".join(lines) + "\n")
@@ -223,8 +253,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def _number(value: float) -> str:
-    """Full precision: a timestamp must not lose its last digits to `%g`."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    """Full precision: a timestamp must not lose its last digits to `%g`; infinity as Prometheus writes it."""
+    number = float(value)
+    if number in (float("inf"), float("-inf")):
+        return "+Inf" if number > 0 else "-Inf"
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def _escape(value: str) -> str:

@@ -305,6 +305,25 @@ async def test_metrics_are_prometheus_text_with_the_documented_series(client: Cl
     assert samples["mamd_ready"] == 1
     assert samples["mamd_uptime_seconds"] == 0
     assert samples["mamd_hook_inbox_pending"] == 0
+    assert samples['mamd_guard_level{level="caution"}'] == 1  # no account snapshot yet
+    assert samples['mamd_guard_level{level="ok"}'] == 0
+    assert samples["mamd_torrents_at_risk"] == 0
+    assert "mamd_account_ratio" not in samples
+
+
+async def test_metrics_show_the_account_as_last_read(
+    client: Client, runtime: Runtime, clock: FakeClock
+) -> None:
+    counters = {"unsat": Counter(12, 50), "seedHnr": Counter(0), "inactHnr": Counter(0)}
+    await runtime.account.add(
+        AccountSnapshot(at=clock.now(), ratio=float("inf"), seedbonus=99_999.0, counters=counters)
+    )
+    samples = parse_metrics(await (await client.get("/metrics")).text())
+    assert samples["mamd_account_ratio"] == float("inf")
+    assert samples["mamd_account_bonus_points"] == 99_999
+    assert (samples["mamd_account_unsatisfied"], samples["mamd_account_unsatisfied_limit"]) == (12, 50)
+    assert samples["mamd_account_hit_and_runs"] == 0
+    assert samples['mamd_guard_level{level="ok"}'] == 1
 
 
 async def test_metrics_count_hooks_and_job_runs(client: Client, runtime: Runtime) -> None:
