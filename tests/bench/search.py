@@ -3,8 +3,9 @@
 The rows are the MAM simulator's generated catalogue in MAM's raw JSON shape, read by mamd's own row
 parser. Deciding runs `rules.choose` in batches the size of one search page, each against a book taken
 from that page, with the matching caches cleared first (a cold run). The search job runs in this process
-against the simulator on 127.0.0.1 (its server time is in the figure), with a real SQLite file, the
-system clock and MAM's request spacing turned off; it runs in dry run, so nothing is downloaded.
+against the simulator on 127.0.0.1 (its server time is in the figure), with a real SQLite file, a real
+qbittorrent-nox for the budgets to ask, the system clock and MAM's request spacing turned off; it runs in
+dry run, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ from mamd.runtime import Runtime
 from mamd.schedule import JobContext, JobState
 from mamd.sim.mam import MamSimulator
 from mamd.sim.mam_rows import Row
+from mamd.sim.qbittorrent import QbittorrentNox
 from tests.bench.figures import Figure
-from tests.support.configs import free_port, write_config
+from tests.support.configs import write_config
 from tests.support.matching_set import accuracy
 
 DECISIONS = 100_000
@@ -192,13 +194,20 @@ async def _search_job(folder: Path, books: int) -> tuple[float, Counter[str], in
     sim.app.middlewares.append(handling.middleware)  # innermost: the simulator's own handlers only
     server = TestServer(sim.app, host="127.0.0.1")
     await server.start_server()
+    qbt = await asyncio.to_thread(QbittorrentNox(folder / "qbt").start)  # the budgets ask it what runs
     path = write_config(
         folder,
         {
             "dry_run": True,
             "logging": {"level": "info"},
             "mam": {"base_url": f"http://127.0.0.1:{server.port}", "session": COOKIE},
-            "qbittorrent": {"url": f"http://127.0.0.1:{free_port()}"},  # none: a dry run grabs nothing
+            "qbittorrent": {
+                "url": qbt.url,
+                "username": qbt.username,
+                "password": qbt.password,
+                "save_path": str(qbt.save_path),
+            },
+            "limits": {"min_free_space": "1MiB"},
         },
     )
     clock = SystemClock()
@@ -228,6 +237,7 @@ async def _search_job(folder: Path, books: int) -> tuple[float, Counter[str], in
         await runtime.tasks.drain(1.0)
         await runtime.store.close()
         await server.close()
+        await asyncio.to_thread(qbt.stop)
     if totals["searched"] != len(specs):
         raise RuntimeError(f"searched {totals['searched']} of {len(specs)} wanted books")
     return elapsed, totals, runs, requests, served
@@ -251,7 +261,7 @@ def _search(books: int, quick: bool) -> Figure:
         20,
         note=(
             f"{quick_note}dry run, {totals['searched']} books in {runs} runs: "
-            f"{totals['would_grab']} would-grab, {totals['skipped']} skipped; "
+            f"{totals['would_grab']} would-grab, {totals['blocked']} blocked, {totals['skipped']} skipped; "
             f"{requests} requests served by the simulator ({CATALOGUE:,} rows, no spacing), "
             f"{served:.1f} s of it in the simulator's handlers; logs at info to /dev/null"
         ),
