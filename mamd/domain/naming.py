@@ -2,7 +2,7 @@
 
 Every path component is made safe on its own: no `/` or `\\`, no NUL or control
 characters, no `..`, no leading or trailing dots or spaces, Unicode NFC, at most 255 bytes
-of UTF-8 (cut on a character boundary), and none of the characters Windows and SMB
+of UTF-8 (cut on a character boundary, keeping the extension), and none of the characters Windows and SMB
 shares refuse (NAS users browse their library from other machines). A path built here is
 always relative and never climbs: joined to the library folder it stays inside it.
 """
@@ -18,6 +18,7 @@ from string import Formatter
 from mamd.domain.book import BookMeta
 
 MAX_COMPONENT_BYTES = 255
+MAX_SUFFIX_BYTES = 16  # an extension kept whole when a long name is cut
 MAX_AUTHORS_IN_FOLDER = 3
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SEPARATORS = str.maketrans(
@@ -34,9 +35,9 @@ def safe_component(text: str, fallback: str = "_") -> str:
     text = unicodedata.normalize("NFC", text)
     text = _CONTROL.sub(" ", text).translate(_SEPARATORS)
     text = _SPACES.sub(" ", text).strip(" .")
-    data = text.encode("utf-8")
-    if len(data) > MAX_COMPONENT_BYTES:
-        text = data[:MAX_COMPONENT_BYTES].decode("utf-8", errors="ignore").strip(" .")
+    if len(text.encode()) > MAX_COMPONENT_BYTES:
+        stem, suffix = _split_suffix(text)
+        text = _fit(stem, suffix, MAX_COMPONENT_BYTES).strip(" .")
     if not text or text in (".", ".."):
         return fallback
     return text
@@ -103,8 +104,29 @@ def unique_paths(paths: Sequence[PurePosixPath]) -> list[PurePosixPath]:
     for path in paths:
         candidate, number = path, 2
         while str(candidate).casefold() in seen:
-            candidate = path.with_name(safe_component(f"{path.stem} ({number}){path.suffix}"))
+            candidate = path.with_name(_numbered(path.name, number))
             number += 1
         seen.add(str(candidate).casefold())
         out.append(candidate)
     return out
+
+
+def _numbered(name: str, number: int) -> str:
+    """`name (number).ext`, the stem cut so that the number always fits: a name already at the length
+    limit would otherwise lose its number to the cut and never become unique."""
+    stem, suffix = _split_suffix(name)
+    return safe_component(_fit(stem, f" ({number}){suffix}", MAX_COMPONENT_BYTES))
+
+
+def _split_suffix(name: str) -> tuple[str, str]:
+    """The name and its extension, which a cut keeps (`.mp3`, `.m4b`); a long "extension" is name."""
+    suffix = PurePosixPath(name).suffix
+    if not suffix or len(suffix.encode()) > MAX_SUFFIX_BYTES:
+        return name, ""
+    return name[: -len(suffix)], suffix
+
+
+def _fit(stem: str, tail: str, limit: int) -> str:
+    """`stem + tail` in at most `limit` bytes of UTF-8, the stem cut on a character boundary."""
+    room = max(limit - len(tail.encode()), 0)
+    return stem.encode()[:room].decode("utf-8", errors="ignore").rstrip(" .") + tail

@@ -104,6 +104,21 @@ def test_names_that_became_equal_are_made_unique() -> None:
     assert [str(p) for p in paths] == ["a.mp3", "A (2).mp3", "a (3).mp3"]
 
 
+def test_a_long_file_name_keeps_its_extension_when_cut() -> None:
+    cut = safe_component("é" * 300 + ".m4b")
+    assert cut.endswith("é.m4b")
+    assert len(cut.encode()) <= MAX_COMPONENT_BYTES
+
+
+@pytest.mark.parametrize("name", ["é" * 300 + ".mp3", "é" * 300, "a." + "x" * 300])
+def test_names_at_the_length_limit_still_become_unique(name: str) -> None:
+    long = PurePosixPath(safe_component(name))
+    paths = unique_paths([long] * 12)
+    assert len({str(p).casefold() for p in paths}) == 12
+    assert all(len(p.name.encode()) <= MAX_COMPONENT_BYTES for p in paths)
+    assert paths[11].name.endswith(" (12)" + (".mp3" if name.endswith(".mp3") else ""))
+
+
 def test_an_import_keeps_the_torrent_layout_below_its_top_folder() -> None:
     book = BookMeta("The Way of Kings", ("Brandon Sanderson",), series="The Stormlight Archive", position="1")
     plan = plan_import(LAYOUT, book, ["Kings/CD1/01.mp3", "Kings/CD1/02.mp3", "Kings/cover.jpg"])
