@@ -221,12 +221,13 @@ class MamClient:
         self._spacing = spacing_s
         self._state: dict[str, Any] | None = None
         self._rejected: str | None = None  # the cookie MAM refused; nothing is sent while it is current
+        self._dead_cookie = False  # MAM's seedbox page itself called it invalid: no address will help
         self._last: dict[str, float] = {}
-        self._not_before: dict[str, float] = {}  # a 429's Retry-After, per kind
+        self._not_before: dict[str, tuple[float, float]] = {}  # a 429's (when, Retry-After), per kind
         self._locks: dict[str, asyncio.Lock] = {}  # one per kind: its requests wait their turn in order
         self._sending = asyncio.Lock()
         self._failures = 0
-        self._paused_until = 0.0
+        self._paused: tuple[float, float] = (0.0, 0.0)  # (since, seconds) of the pause after failures
         self._last_stamp = 0  # the last `_` cache-buster sent, in epoch milliseconds
         self.requests: list[tuple[str, float]] = []  # (kind, time) of every request sent, for /status
 
@@ -258,7 +259,7 @@ class MamClient:
                 self._on_cookie(str(self._state["current"]))  # a rotated value from before a restart
         if self._state.get("configured") != fingerprint(configured):
             self._state = {"configured": fingerprint(configured), "current": configured}
-            self._rejected = None
+            self._rejected, self._dead_cookie = None, False
             await self._cookies.save(self._state)
         return str(self._state["current"])
 
@@ -287,6 +288,7 @@ class MamClient:
         stamp: bool = False,
         answers: tuple[int, ...] = (),
         refused_by: Callable[[Reply], str | None] | None = None,
+        despite_refusal: bool = False,
     ) -> Reply:
         """One request to MAM, in its turn, with the current cookie; failures as `errors` kinds.
 
@@ -297,16 +299,18 @@ class MamClient:
           one they fail as their status says.
         - `refused_by` reads an answer and returns why the session is dead, if it says so: the cookie is
           then treated as refused, as after a 401, though the answer is returned.
+        - `despite_refusal` sends it even while the cookie stands refused (the seedbox update, which is
+          what mends a session MAM refused because the IP changed).
         """
         lock = self._locks.setdefault(kind, asyncio.Lock())
         async with lock:
             spacing = self._spacing if self._spacing is not None else self._settings().search_interval.seconds
-            self._check_may_send(await self.cookie())
+            self._check_may_send(await self.cookie(), despite_refusal)
             await self._wait_turn(kind, spacing)
             # one request in flight at a time: each carries the cookie the previous answer rotated to
             async with self._sending:
                 cookie = await self.cookie()
-                self._check_may_send(cookie)
+                self._check_may_send(cookie, despite_refusal)
                 self._last[kind] = self._clock.now()
                 self.requests.append((kind, self._last[kind]))
                 del self.requests[:-1000]
@@ -332,13 +336,13 @@ class MamClient:
                     reason = refused_by(reply) if refused_by is not None else None
                     if reason is not None:
                         self._on_state("unauthorized", reason)
-                        await self._refused(cookie, Unauthorized(SERVICE, reason))
+                        await self._refused(cookie, Unauthorized(SERVICE, reason), dead=True)
                 except Unauthorized as exc:
                     await self._refused(cookie, exc)
                     raise
                 except Throttled as exc:
                     self._last[kind] = self._clock.now()
-                    self._not_before[kind] = self._last[kind] + (exc.retry_after or 0.0)
+                    self._not_before[kind] = (self._last[kind], exc.retry_after or 0.0)
                     raise
                 except Unavailable:
                     self._last[kind] = self._clock.now()
@@ -370,21 +374,29 @@ class MamClient:
             self._on_state("unauthorized", exc.message)
         raise exc
 
-    def _check_may_send(self, cookie: str) -> None:
-        if self._rejected is not None and self._rejected == cookie:
+    def _check_may_send(self, cookie: str, despite_refusal: bool = False) -> None:
+        refused = self._rejected is not None and self._rejected == cookie
+        if refused and (not despite_refusal or self._dead_cookie):
             raise Unauthorized(
                 SERVICE, "the session was refused; waiting for a new mam.session (nothing sent)"
             ).unsent()
         now = self._clock.now()
-        if now < self._paused_until:
-            raise Unavailable(
-                SERVICE, f"paused for {self._paused_until - now:.0f} s after repeated failures"
-            ).unsent()
+        left = _until(self._paused, now) - now
+        if left > 0:
+            raise Unavailable(SERVICE, f"paused for {left:.0f} s after repeated failures").unsent()
 
     async def _wait_turn(self, kind: str, spacing: float) -> None:
-        """Wait until `spacing` has passed since the last request of this kind, and any Retry-After."""
+        """Wait until `spacing` has passed since the last request of this kind, and any Retry-After.
+
+        Every wait counts from when it began, or from now if the clock has since moved back before
+        that: a clock set back a day must not hold MAM traffic for a day.
+        """
         now = self._clock.now()
-        turn = max(self._last.get(kind, float("-inf")) + spacing, self._not_before.get(kind, float("-inf")))
+        last = self._last.get(kind)
+        turn = max(
+            _until((last, spacing), now) if last is not None else float("-inf"),
+            _until(self._not_before.get(kind, (float("-inf"), 0.0)), now),
+        )
         if turn - now > LONGEST_WAIT_S:
             raise Throttled(SERVICE, f"MAM asked for a pause: {turn - now:.0f} s left", turn - now).unsent()
         if turn > now:
@@ -409,8 +421,9 @@ class MamClient:
                     SERVICE, f"MAM answered with something that is not JSON: {body[:60]!r}"
                 ) from exc
 
-    async def _refused(self, cookie: str, exc: UpstreamError) -> None:
+    async def _refused(self, cookie: str, exc: UpstreamError, dead: bool = False) -> None:
         first = self._rejected != cookie
+        self._dead_cookie = dead or (self._dead_cookie and not first)
         self._rejected = cookie
         if first and self._on_rejected is not None:
             await self._on_rejected(exc.message)
@@ -419,7 +432,7 @@ class MamClient:
         self._failures += 1
         if self._failures >= FAILURES_BEFORE_PAUSE:
             step = min(self._failures - FAILURES_BEFORE_PAUSE, len(PAUSE_S) - 1)
-            self._paused_until = self._clock.now() + PAUSE_S[step]
+            self._paused = (self._clock.now(), PAUSE_S[step])
 
     # -- search ----------------------------------------------------------------------------
 
@@ -563,7 +576,9 @@ class MamClient:
 
         MAM's answer, even with 403 or 429, is read by its `msg`. "Invalid session" / "Invalid Cookie"
         also stop all MAM traffic until the cookie changes, as any refusal of the session does; an IP or
-        ASN mismatch, the wrong session type or a change too soon does not.
+        ASN mismatch, the wrong session type or a change too soon does not. It is sent even while the
+        session stands refused: an IP-locked session is refused from a new address until this update,
+        and an update that works lifts the refusal.
         """
         reply = await self._request(
             "seedbox",
@@ -572,12 +587,18 @@ class MamClient:
             upstream=self._seedbox,
             answers=(403, 429),
             refused_by=_session_dead,
+            despite_refusal=True,
         )
         message = _seedbox_message(reply.data)
         if message is None:
             raise Unavailable(SERVICE, "the seedbox answer has no `msg`")
         ip = _lower_keys(reply.data).get("ip")
-        return SeedboxAnswer(seedbox_state(message), message, ip if isinstance(ip, str) and ip else None)
+        answer = SeedboxAnswer(seedbox_state(message), message, ip if isinstance(ip, str) and ip else None)
+        if answer.state in ("updated", "unchanged") and self._rejected is not None:
+            # MAM refused the session from an address it did not know; from this one it works again
+            self._rejected = None
+            self._on_state("ok", None)
+        return answer
 
 
 def _points(value: Any) -> float | None:
@@ -590,6 +611,12 @@ def _points(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None
+
+
+def _until(wait: tuple[float, float], now: float) -> float:
+    """The end of a wait of `seconds` begun at `since`, counted from now if the clock went back."""
+    since, seconds = wait
+    return min(since, now) + seconds
 
 
 def _found(message: str) -> int:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 DOWNLOADING = frozenset({"downloading", "stalledDL", "queuedDL", "forcedDL", "metaDL"})
 STOPPED = frozenset({"pausedDL", "pausedUP", "stoppedDL", "stoppedUP"})
 TROUBLED = frozenset({"error", "missingFiles", "unknown"})
-STALLED_AFTER_S = 3600.0  # a download with no progress for this long, from when it was added, is at risk
+STALLED_AFTER_S = 3600.0  # a download stalled this long after it was added is at risk
+STALLED = "its download is stalled: no peer has sent data"
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,12 @@ def risk(torrent: SeedView, now: float, min_seed_time_s: float, paused_by_guard:
         return f"qBittorrent reports {torrent.state}"
     if torrent.state in STOPPED and torrent.holds_all_data:
         return "stopped before it is satisfied: it is not seeding"
-    if torrent.state in STOPPED and not paused_by_guard:
+    if torrent.state in STOPPED:
+        if paused_by_guard:
+            return "stopped by the account guard for the emergency (MAM may count it as not seeding)"
         return "its download is stopped"
     if torrent.tracker_ok is False:
         return "its tracker does not work, so MAM does not see it seeding"
     if torrent.state == "stalledDL" and now - torrent.added_on > STALLED_AFTER_S:
-        return "its download is stalled: no peer has sent data"
+        return STALLED
     return None

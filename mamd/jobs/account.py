@@ -1,9 +1,10 @@
 """The `account` job: read the MAM account, and act on it.
 
-Each run stores a snapshot (what the budgets and the guard read), says when MAM counts more
-torrents not seeding before they are satisfied or more hit-and-runs, lets the guard judge the
-account and stop or resume downloads, settles and perhaps makes one bonus purchase, and keeps
-the seedbox IP current when asked to.
+Each run keeps the seedbox IP current when asked to (first, since an IP-locked session is refused
+from a new address until then), stores a snapshot (what the budgets and the guard read), says when
+MAM counts more torrents not seeding before they are satisfied or more hit-and-runs, lets the
+guard judge the account and stop or resume downloads, and settles and perhaps makes one bonus
+purchase.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ WATCHED = {
 
 
 async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
+    # first: an IP-locked session whose address changed is refused everywhere until this update
+    seedbox_done = await seedbox.run(runtime, context.clock.now())
     snapshot = await runtime.require_mam().account()
     previous = await runtime.account.latest()
     await runtime.account.add(snapshot)
@@ -41,7 +44,7 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     }
     summary.update(await guard.apply(runtime, await guard.verdict(runtime, now), now))
     summary.update(await spending.run(runtime, snapshot, now))
-    summary.update(await seedbox.run(runtime, now))
+    summary.update(seedbox_done)
     return summary
 
 

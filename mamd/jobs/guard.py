@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mamd.clients.errors import UpstreamError
+from mamd.clients.qbittorrent import Torrent
 from mamd.config import Config
 from mamd.domain.guard import Verdict, assess
 from mamd.domain.seeding import may_stop
@@ -83,6 +84,7 @@ async def apply(runtime: Runtime, found: Verdict, now: float) -> Mapping[str, An
 async def _stop_downloads(runtime: Runtime, now: float) -> int:
     torrents = await mamds_torrents(runtime)
     remembered = {entry.hash: entry.last_error for entry in await runtime.guard.stopped()}
+    await _release_finished(runtime, torrents, remembered, now)
     chosen = [t for t in torrents.values() if may_stop(seed_view(t))]
     new = [t for t in chosen if t.hash not in remembered]
     if not chosen:
@@ -95,6 +97,8 @@ async def _stop_downloads(runtime: Runtime, now: float) -> int:
         await _refused(runtime, "stop", hashes, remembered, exc, now)
         return 0
     await runtime.guard.stopped_error(hashes, None)
+    # one may have finished between the listing and the stop: it must seed, so it goes again at once
+    await _release_finished(runtime, await mamds_torrents(runtime), dict.fromkeys(hashes), now)
     if new:
         names = ", ".join(t.name for t in new)
         await runtime.events.add(
@@ -105,6 +109,32 @@ async def _stop_downloads(runtime: Runtime, now: float) -> int:
             hashes=[t.hash for t in new],
         )
     return len(new)
+
+
+async def _release_finished(
+    runtime: Runtime, torrents: Mapping[str, Torrent], stopped: Mapping[str, str | None], now: float
+) -> None:
+    """Start again any torrent the guard stopped that holds all its data or has seeded."""
+    finished = [
+        torrents[h]
+        for h in stopped
+        if h in torrents and (torrents[h].progress >= 1.0 or torrents[h].seeding_time > 0)
+    ]
+    if not finished:
+        return
+    hashes = [t.hash for t in finished]
+    try:
+        await runtime.require_qbittorrent().start(hashes)
+    except UpstreamError as exc:
+        await _refused(runtime, "start", hashes, stopped, exc, now)
+        return
+    await runtime.guard.forget_stopped(hashes)
+    await runtime.events.add(
+        now,
+        "guard.released",
+        f"{', '.join(t.name for t in finished)} finished as it was stopped: started again, so it seeds",
+        "guard",
+    )
 
 
 async def _resume(runtime: Runtime, now: float) -> int:

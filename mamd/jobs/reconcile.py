@@ -14,7 +14,7 @@ from typing import Any
 
 from mamd.clients.errors import UpstreamError
 from mamd.clients.qbittorrent import Torrent
-from mamd.domain.seeding import risk
+from mamd.domain.seeding import STALLED, risk
 from mamd.jobs.torrents import mamds_torrents, seed_view
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
@@ -95,8 +95,10 @@ async def _risks(runtime: Runtime, mine: Mapping[str, Torrent], now: float) -> i
         record = known.get(torrent.hash)
         view = seed_view(torrent, record.tracker_ok if record else None)
         found = risk(view, now, min_seed, torrent.hash in stopped_by_guard)
-        count += found is not None
         before = record.risk if record else None
+        if found is None and before == STALLED and torrent.downloading:
+            found = before  # a stalled download that gets a little data now and then is still at risk
+        count += found is not None
         if found == before:
             continue
         await runtime.torrents.set_risk(torrent.hash, found)

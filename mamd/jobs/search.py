@@ -25,7 +25,6 @@ from mamd.domain.account import AccountSnapshot
 from mamd.domain.book import BookMeta
 from mamd.domain.budget import BudgetFacts, blocked
 from mamd.domain.discovery import OwnedIndex, WantSpec, series_want_key, title_want_key
-from mamd.domain.guard import Verdict
 from mamd.domain.matching import Want, strip_series_prefix
 from mamd.domain.normalize import name_key, series_key, split_names
 from mamd.domain.release import Release
@@ -57,7 +56,6 @@ class Run:
     snapshot: AccountSnapshot | None
     facts: BudgetFacts
     owned: OwnedIndex
-    verdict: Verdict
     searched: int = 0
     grabbed: int = 0
     would_grab: int = 0
@@ -96,7 +94,6 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         snapshot,
         await _facts(runtime, snapshot),
         OwnedIndex(await runtime.library.books()),
-        await guard.verdict(runtime, now),
     )
     try:
         for number, book in enumerate(books, 1):
@@ -194,7 +191,8 @@ async def _search_book(search: Run, book: WantedBook) -> None:
             f"wanted:{book.id}",
         )
         return
-    reason = search.verdict.refuses(best.freeleech) or blocked(
+    verdict = await guard.verdict(runtime, now)  # read again: the account job may have changed it
+    reason = verdict.refuses(best.freeleech) or blocked(
         best, search.facts, runtime.config.limits, runtime.config.ratio
     )
     dry = "dry run: " if runtime.config.dry_run else ""

@@ -42,11 +42,14 @@ async def run(runtime: Runtime, now: float) -> Mapping[str, Any]:
     session = fingerprint(runtime.config.mam.session.reveal())
     if state.get("state") == "wrong_session_type" and state.get("session") == session:
         return {"seedbox": "not asked: this session type cannot set a dynamic seedbox"}
-    if now - float(state.get("attempted_at") or 0) < EVERY_S:
+    since = now - float(state.get("attempted_at") or 0)
+    if 0 <= since < EVERY_S:  # (a last attempt in the future means the clock moved back)
         return {}
     try:
         answer = await runtime.require_mam().update_seedbox()
     except UpstreamError as exc:
+        if not exc.sent:  # nothing reached MAM: the hour has not begun
+            return {"seedbox": f"not asked: {exc.message}"}
         await runtime.store.write_state(
             STATE_KEY, {**state, "attempted_at": now, "state": "unreachable", "message": exc.message}, now
         )

@@ -25,7 +25,7 @@ from mamd.store.spends import SpendRecord
 log = get_logger(__name__)
 
 DAY = 86_400.0
-RETRY_REFUSED_AFTER_S = 6 * 3600.0  # a decision MAM refused is tried again this much later
+RETRY_REFUSED_AFTER_S = 6 * 3600.0  # after MAM refused a purchase, one of its kind waits this long
 WOULD_KEY = "bonus.would_spend"
 
 
@@ -51,7 +51,7 @@ async def run(runtime: Runtime, snapshot: AccountSnapshot, now: float) -> Mappin
     if runtime.config.dry_run:
         await _would_spend(runtime, spend, now)
         return {"spend": f"dry run: would buy {spend.label}"}
-    if await runtime.spends.refused_since(spend.decision, now - RETRY_REFUSED_AFTER_S):
+    if await runtime.spends.refused_since(spend.kind, now - RETRY_REFUSED_AFTER_S):
         return {"spend": f"MAM refused {spend.label} lately"}
     return {"spend": await _buy(runtime, spend, snapshot, now)}
 
@@ -76,9 +76,10 @@ async def _may_spend(runtime: Runtime, now: float) -> bool:
 
 
 async def _would_spend(runtime: Runtime, spend: Spend, now: float) -> None:
-    if (await runtime.store.read_state(WOULD_KEY)).get("decision") == spend.decision:
-        return  # said once per decision
-    await runtime.store.write_state(WOULD_KEY, {"decision": spend.decision}, now)
+    said = await runtime.store.read_state(WOULD_KEY)
+    if said.get("label") == spend.label and 0 <= now - float(said.get("at") or 0) < DAY:
+        return  # said once a day
+    await runtime.store.write_state(WOULD_KEY, {"label": spend.label, "at": now}, now)
     await runtime.events.add(
         now, "bonus.would_spend", f"dry run: would buy {spend.label} ({spend.reason})", "bonus"
     )

@@ -42,9 +42,8 @@ class AccountHistory:
             )
 
     async def latest(self) -> AccountSnapshot | None:
-        row = await self._store.fetchone(
-            "SELECT at, data FROM account_snapshots ORDER BY at DESC, id DESC LIMIT 1"
-        )
+        """The snapshot read last, whatever time the clock gave it (a clock that moved back)."""
+        row = await self._store.fetchone("SELECT at, data FROM account_snapshots ORDER BY id DESC LIMIT 1")
         return _snapshot(row[0], json.loads(row[1])) if row else None
 
     async def since(self, at: float) -> list[AccountSnapshot]:

@@ -101,13 +101,13 @@ class Spends:
         row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM spends WHERE decision = ?", (decision,))
         return SpendRecord(*row) if row else None
 
-    async def refused_since(self, decision: str, since: float) -> bool:
-        """Whether this decision was sent and failed at or after `since` (MAM refused it, or it did not go
-        through); one that never left mamd does not count."""
+    async def refused_since(self, kind: str, since: float) -> bool:
+        """Whether a purchase of this kind was sent and failed at or after `since` (MAM refused it, or it
+        did not go through); one that never left mamd does not count."""
         row = await self._store.fetchone(
-            "SELECT 1 FROM spends WHERE decision = ? || '#' || id AND state = 'failed' "
-            "AND sent_at IS NOT NULL AND settled_at >= ?",
-            (decision, since),
+            "SELECT 1 FROM spends WHERE kind = ? AND state = 'failed' AND sent_at IS NOT NULL "
+            "AND settled_at >= ?",
+            (kind, since),
         )
         return row is not None
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mamd.clients.errors import Unauthorized
 from mamd.domain.discovery import WantSpec, series_want_key
 from mamd.domain.economy import Spend
 from mamd.domain.torrentfile import parse_torrent
@@ -44,7 +45,7 @@ def add(env: Env, tid: int, *, with_data: bool, stopped: bool = False) -> str:
     """Add one of the simulator's torrents to qBittorrent in mamd's category, as a grab would."""
     if with_data:
         env.sim.write_payload(tid, env.qbt.save_path)
-    data = env.sim.torrent(tid)
+    data = env.sim.torrent(tid, announce=f"{env.runtime.config.mam.base_url}/announce")  # answers on loopback
     with api_client(env.qbt) as client:
         client.torrents_add(
             torrent_files=data,
@@ -116,6 +117,11 @@ async def test_a_ratio_emergency_stops_exactly_the_downloads_and_recovery_resume
     assert blocked.state == "blocked"
     assert "account guard emergency: nothing is grabbed" in (blocked.state_reason or "")
     assert env.sim.downloads == []
+    await env.reconcile()
+    risks = {record.hash: record.risk for record in await env.runtime.torrents.at_risk()}
+    assert "stopped by the account guard" in (risks[downloading] or "")
+    assert risks[held_by_user] == "its download is stopped"
+    assert seeding not in risks
 
     set_ratio(env, 1.3)  # better, but not above ratio.recover_above (1.4)
     assert (await env.account())["guard"] == "emergency"
@@ -165,6 +171,42 @@ async def test_a_stale_snapshot_allows_only_freeleech_grabs(make_env: Callable[.
     assert blocked.state == "blocked"
     assert "only freeleech is grabbed" in (blocked.state_reason or "")
     assert "min old" in (blocked.state_reason or "")
+
+
+async def test_a_clock_that_moved_back_does_not_hide_a_new_emergency(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env()
+    downloading = add(env, GOOD["Equal Rites"], with_data=False)
+    settle(env, lambda s: s.get(downloading) in DOWNLOADING)
+    env.clock.advance(86400)
+    await env.account()  # read while the clock was a day ahead
+    env.clock.time -= 86400  # the clock is set right
+    set_ratio(env, 1.0)
+    result = await env.account()
+    assert (result["guard"], result["stopped"]) == ("emergency", 1)
+
+
+async def test_the_seedbox_update_comes_first_and_mends_an_ip_refusal(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env({"mam": {"seedbox_update": True}})
+    env.sim.faults.fail_next(1, 403, path_prefix="/jsonLoad.php")  # MAM refuses the new address
+    with pytest.raises(Unauthorized):
+        await env.account()
+    [updated] = await env.events("seedbox.updated")
+    assert "MAM's seedbox IP is now" in updated.message
+    env.clock.advance(3600)
+    result = await env.account()  # the hourly update works, which lifts the refusal
+    assert result["seedbox"] in ("unchanged", "too_recent", "updated")
+    assert result["guard"] == "ok"
+
+
+async def test_the_seedbox_ip_is_asked_at_most_once_an_hour(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env({"mam": {"seedbox_update": True}})
+    assert (await env.account())["seedbox"] == "updated"
+    env.clock.advance(3599)
+    assert "seedbox" not in await env.account()  # not yet an hour
+    env.clock.advance(1)
+    assert (await env.account())["seedbox"] == "unchanged"
+    mam = env.runtime.require_mam()
+    assert [kind for kind, _ in mam.requests].count("seedbox") == 2
 
 
 # -- the unsatisfied limit ----------------------------------------------------------------------

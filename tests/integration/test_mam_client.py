@@ -374,3 +374,11 @@ async def test_the_account_in_both_unsat_shapes(mam: Harness, old_shape: bool) -
     assert snapshot.uploaded is not None
     assert snapshot.downloaded is not None
     assert snapshot.at == mam.clock.now()
+
+
+async def test_a_clock_set_back_does_not_hold_mam_traffic_for_as_long(mam: Harness) -> None:
+    client = mam.client()
+    await client.search("Warbreaker")
+    mam.clock.time -= 86400  # the clock was a day ahead, and is set right
+    await client.search("Warbreaker")  # waits one interval, not a day
+    assert max(mam.clock.slept) <= 2.0

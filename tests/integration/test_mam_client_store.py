@@ -329,6 +329,21 @@ async def test_an_invalid_session_stops_all_traffic_with_one_event(mam: Harness)
     assert mam.states[-1][0] == "ok"
 
 
+async def test_a_seedbox_update_that_works_lifts_a_refusal_from_elsewhere(mam: Harness) -> None:
+    """An IP-locked session is refused from an address MAM does not know until the seedbox update."""
+    client = mam.client()
+    mam.sim.faults.fail_next(1, 403, path_prefix="/jsonLoad.php")
+    with pytest.raises(Unauthorized):
+        await client.account()
+    with pytest.raises(Unauthorized, match="nothing sent"):
+        await client.search("Warbreaker")
+    assert (await client.update_seedbox()).state in ("updated", "unchanged")  # sent despite the refusal
+    assert mam.states[-1][0] == "ok"
+    snapshot = await client.account()  # the session works again
+    assert snapshot.unsat is not None
+    assert len(mam.rejections) == 1
+
+
 @pytest.mark.parametrize(
     ("status", "message", "state"),
     [

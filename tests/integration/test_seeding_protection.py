@@ -202,3 +202,23 @@ async def test_a_stop_qbittorrent_refuses_is_remembered_said_once_and_tried_agai
     assert all(t.last_error == "torrents/stop answered 409 Conflict" for t in remembered)
     failed = [e for e in await runtime.events.recent(100) if e.kind == "guard.stop_failed"]
     assert len(failed) == 1
+
+
+async def test_a_download_that_finishes_as_it_is_stopped_is_started_again_to_seed(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    almost = as_torrent(SeedView("f" * 40, "almost there", "downloading", 0.999, 0, 0.0))
+    fake = RecordingQbittorrent([almost])
+    runtime.qbittorrent = fake  # type: ignore[assignment]
+
+    async def stop_as_it_finishes(hashes: Iterable[str]) -> None:
+        fake.calls.append(("stop", list(hashes)))
+        fake.torrents_held = [as_torrent(SeedView(almost.hash, almost.name, "pausedUP", 1.0, 0, 0.0))]
+
+    fake.stop = stop_as_it_finishes  # type: ignore[method-assign]
+    emergency = Verdict("emergency", "none", True, ("ratio 1.00 is below ratio.emergency_below (1.2)",))
+    await guard.apply(runtime, emergency, clock.now())
+    assert fake.calls == [("stop", [almost.hash]), ("start", [almost.hash])]
+    assert await runtime.guard.stopped() == []  # not the guard's any more: it seeds
+    released = [e for e in await runtime.events.recent(10) if e.kind == "guard.released"]
+    assert "almost there finished as it was stopped" in released[0].message

@@ -7,6 +7,7 @@ file; the simulator and qBittorrent listen on 127.0.0.1. `make_env` is a pytest 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,7 @@ async def make_env(tmp_path: Path, qbittorrent_nox: QbittorrentFactory) -> Async
         async def make(
             changes: dict[str, Any] | None = None, mam_timeout_s: float | None = None, **sim_options: Any
         ) -> Env:
-            clock = InstantClock()
+            clock = InstantClock(time.time())  # qBittorrent stamps its torrents with the real time
             sim = MamSimulator.handwritten(cookie=COOKIE, clock=clock.now, monotonic=clock.now, **sim_options)
             url = await stack.enter_async_context(serving(sim.app, cancel_handlers=False))
             settings: dict[str, Any] = {
