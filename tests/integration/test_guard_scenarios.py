@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mamd.clients.errors import Unauthorized
+from mamd.clients.errors import Unauthorized, Unavailable
 from mamd.domain.discovery import WantSpec, series_want_key
 from mamd.domain.economy import Spend
 from mamd.domain.torrentfile import parse_torrent
@@ -207,6 +207,23 @@ async def test_the_seedbox_ip_is_asked_at_most_once_an_hour(make_env: Callable[.
     assert (await env.account())["seedbox"] == "unchanged"
     mam = env.runtime.require_mam()
     assert [kind for kind, _ in mam.requests].count("seedbox") == 2
+
+
+async def test_a_seedbox_update_that_never_left_mamd_does_not_start_the_hour(
+    make_env: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env: Env = await make_env({"mam": {"seedbox_update": True}})
+    mam = env.runtime.require_mam()
+    real = mam.update_seedbox
+
+    async def paused() -> Any:
+        raise Unavailable("MAM", "paused for 300 s after repeated failures").unsent()
+
+    monkeypatch.setattr(mam, "update_seedbox", paused)
+    assert (await env.account())["seedbox"] == "not asked: paused for 300 s after repeated failures"
+    monkeypatch.setattr(mam, "update_seedbox", real)
+    env.clock.advance(300)
+    assert (await env.account())["seedbox"] == "updated"  # not an hour later
 
 
 # -- the unsatisfied limit ----------------------------------------------------------------------
