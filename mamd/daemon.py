@@ -29,6 +29,7 @@ from mamd.reload import Reloader
 from mamd.runtime import Runtime
 from mamd.schedule import JobFn
 from mamd.store import StoreError
+from mamd.store.lock import AlreadyRunning, InstanceLock
 from mamd.systemd import Notifier
 from mamd.web import create_app
 
@@ -61,6 +62,7 @@ class Daemon:
         self.stream = stream
         self.should_exit = asyncio.Event()
         self.reloader: Reloader | None = None
+        self.lock: InstanceLock | None = None
 
     async def serve(self) -> int:
         """Run until asked to stop; the exit status: 0 clean, 1 runtime failure, 2 bad configuration."""
@@ -116,6 +118,14 @@ class Daemon:
         )
         runtime.connect(session)
         runtime.use_jobs(self.jobs(runtime))
+        self.lock = InstanceLock(Path(runtime.config.state.database))
+        stack.callback(self.lock.release)
+        try:
+            self.lock.acquire()
+        except AlreadyRunning as exc:
+            raise StartupError(str(exc)) from exc
+        except OSError:
+            pass  # the database's folder is not there yet (an unmounted volume?): `_open_store` says so
         stack.push_async_callback(runtime.store.close)
         await self._open_store(runtime)
 
@@ -136,8 +146,19 @@ class Daemon:
         self.notifier.ready(runtime.status_line())
 
     async def _open_store(self, runtime: Runtime) -> bool:
+        assert self.lock is not None
+        unlocked = None
+        try:
+            self.lock.acquire()  # before anything is written: one daemon per database
+        except AlreadyRunning as exc:
+            runtime.store.fail(str(exc))
+            return False
+        except OSError as exc:  # the database's own error, if any, says more; else this one is said
+            unlocked = f"cannot lock the database ({self.lock.path}): {exc.strerror or exc}"
         try:
             await runtime.store.open()
+            if unlocked is not None:
+                raise StoreError(unlocked)
             await runtime.scheduler.load()
         except StoreError as exc:
             await runtime.store.close()

@@ -131,6 +131,19 @@ def test_port_already_in_use_exits_1_with_a_clear_message(tmp_path: Path) -> Non
     assert "http.port" in daemon.log()
 
 
+def test_a_second_daemon_on_the_same_database_exits_1_and_the_first_runs_on(tmp_path: Path) -> None:
+    first = write_config(tmp_path)
+    with running_daemon(first) as daemon:
+        second = DaemonProcess(write_config(tmp_path, name="second.yaml")).start()  # another port
+        try:
+            assert second.wait_exit(timeout=15) == 1
+        finally:
+            second.stop()
+        assert f"another mamd (pid {daemon.pid}) is running with the database" in second.log()
+        assert "state.database" in second.log()
+        assert daemon.get("/readyz", key=False)[0] == 200
+
+
 def test_a_hook_accepted_before_kill_9_is_still_there_after_restart(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     daemon = DaemonProcess(config).start()
