@@ -121,7 +121,9 @@ class Daemon:
         self.lock = InstanceLock(Path(runtime.config.state.database))
         stack.callback(self.lock.release)
         try:
-            self.lock.acquire()
+            await asyncio.to_thread(
+                self.lock.acquire
+            )  # a folder on a slow or hung volume must not stall the loop
         except AlreadyRunning as exc:
             raise StartupError(str(exc)) from exc
         except OSError:
@@ -149,7 +151,7 @@ class Daemon:
         assert self.lock is not None
         unlocked = None
         try:
-            self.lock.acquire()  # before anything is written: one daemon per database
+            await asyncio.to_thread(self.lock.acquire)  # before anything is written: one daemon per database
         except AlreadyRunning as exc:
             runtime.store.fail(str(exc))
             return False
