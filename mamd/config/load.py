@@ -17,11 +17,10 @@ from dataclasses import MISSING, Field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-import yaml
-
+from mamd.config.files import Unreadable, read_secret
 from mamd.config.model import Config, RatioConfig, yaml_key
 from mamd.config.problems import ConfigError, Problem
-from mamd.config.source import KeyPath, Source, dotted, read_source
+from mamd.config.source import KeyPath, Source, dotted, parse_text, read_source
 from mamd.config.units import Bitrate, Duration, Secret, Size, UnitError
 
 _ENV_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -39,17 +38,24 @@ INVALID: Any = _Invalid()
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
-    """Read, parse and validate the file at `path`; raise `ConfigError` listing every problem."""
+    """Read, parse and validate the file at `path`; raise `ConfigError` listing every problem.
+
+    Nothing else escapes: whatever the file holds, the answer is a `Config` or a `ConfigError`.
+    """
     file = Path(path)
-    source, problems = read_source(file)
-    if source is None:
-        raise ConfigError(problems)
-    builder = _Builder(source, file.parent, os.environ if env is None else env)
-    config = builder.build_root()
-    builder.cross_check()
-    if builder.problems or config is INVALID:
-        raise ConfigError(builder.problems)
-    return _resolve_database(typing.cast(Config, config), file)
+
+    def load() -> Config:
+        source, problems = read_source(file)
+        if source is None:
+            raise ConfigError(problems)
+        builder = _Builder(source, file.parent, os.environ if env is None else env)
+        config = builder.build_root()
+        builder.cross_check()
+        if builder.problems or config is INVALID:
+            raise ConfigError(builder.problems)
+        return _resolve_database(typing.cast(Config, config), file)
+
+    return _guarded(file, load)
 
 
 def load_section(path: str | os.PathLike[str], key: str, env: Mapping[str, str] | None = None) -> Any:
@@ -59,17 +65,37 @@ def load_section(path: str | os.PathLike[str], key: str, env: Mapping[str, str] 
     on disk holds a rejected edit.
     """
     file = Path(path)
-    source, problems = read_source(file)
-    if source is None:
-        raise ConfigError(problems)
-    builder = _Builder(source, file.parent, os.environ if env is None else env)
-    data = source.data if isinstance(source.data, dict) else {}
-    field_ = next(f for f, _ in iter_fields(Config) if yaml_key(f) == key)
-    hint = get_type_hints(Config)[field_.name]
-    section = builder.convert(hint, data.get(key), (key,), field_.metadata)
-    if builder.problems or section is INVALID:
-        raise ConfigError(builder.problems)
-    return section
+
+    def load() -> Any:
+        source, problems = read_source(file)
+        if source is None:
+            raise ConfigError(problems)
+        builder = _Builder(source, file.parent, os.environ if env is None else env)
+        data = source.data if isinstance(source.data, dict) else {}
+        field_ = next(f for f, _ in iter_fields(Config) if yaml_key(f) == key)
+        hint = get_type_hints(Config)[field_.name]
+        section = builder.convert(hint, data.get(key), (key,), field_.metadata)
+        if builder.problems or section is INVALID:
+            raise ConfigError(builder.problems)
+        return section
+
+    return _guarded(file, load)
+
+
+T = typing.TypeVar("T")
+
+
+def _guarded(file: Path, load: typing.Callable[[], T]) -> T:
+    """`load()`, with anything but a `ConfigError` turned into one: a file must never stop mamd."""
+    try:
+        return load()
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError([Problem(str(file), None, "", "the file is nested too deeply to read")]) from None
+    except Exception as exc:
+        problem = Problem(str(file), None, "", f"cannot be loaded: {type(exc).__name__}: {exc}")
+        raise ConfigError([problem]) from exc
 
 
 def iter_fields(cls: type) -> Iterator[tuple[Field[Any], Any]]:
@@ -205,18 +231,9 @@ class _Builder:
         if not file.is_absolute():
             file = self.base_dir / file
         try:
-            content = file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return self.problem(path, f"secret file {file} does not exist")
-        except PermissionError:
-            return self.problem(path, f"secret file {file} is not readable by this user (uid {os.getuid()})")
-        except IsADirectoryError:
-            return self.problem(path, f"secret file {file} is a directory")
-        except UnicodeDecodeError:
-            return self.problem(path, f"secret file {file} is not UTF-8 text")
-        except OSError as exc:
-            return self.problem(path, f"cannot read secret file {file}: {exc.strerror or exc}")
-        return content.strip()
+            return read_secret(file)
+        except Unreadable as exc:
+            return self.problem(path, f"secret file {file} {exc}")
 
     def convert(self, hint: Any, value: Any, path: KeyPath, meta: Mapping[str, Any]) -> Any:
         origin = get_origin(hint)
@@ -397,10 +414,8 @@ class _Builder:
 
 def _scalar(text: str) -> Any:
     """Text from an environment variable read the way YAML reads a plain value (`8787`, `true`)."""
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    source, _ = parse_text(text, "<environment>")  # bounded like the file itself
+    value = source.data if source is not None else text
     return value if isinstance(value, bool | int | float) else text
 
 

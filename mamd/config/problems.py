@@ -5,13 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+MAX_KEY_CHARS = 200
+MAX_MESSAGE_CHARS = 1000
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem; a key or message quoting a huge value is cut, since it is shown in /status and logs."""
+
     file: str
     line: int | None
     key: str
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", _cut(self.key, MAX_KEY_CHARS))
+        object.__setattr__(self, "message", _cut(self.message, MAX_MESSAGE_CHARS))
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

@@ -52,7 +52,7 @@ def test_check_config_reads_the_path_from_mamd_config(tmp_path: Path) -> None:
 def test_check_config_on_a_missing_file_exits_2(tmp_path: Path) -> None:
     result = mamd("check-config", "-c", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2
-    assert "file not found" in result.stderr
+    assert "does not exist" in result.stderr
 
 
 def test_status_hook_and_run_job_talk_to_the_running_daemon(tmp_path: Path) -> None:

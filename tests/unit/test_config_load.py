@@ -124,12 +124,12 @@ def test_a_problem_prints_as_file_line_key_and_message(config_file: ConfigFile) 
 def test_a_missing_file_is_one_problem_without_a_line(tmp_path: Path) -> None:
     path = tmp_path / "absent.yaml"
     problem = only_problem(path)
-    assert (problem.line, problem.key, problem.message) == (None, "", "file not found")
+    assert (problem.line, problem.key, problem.message) == (None, "", "does not exist")
 
 
 def test_a_directory_given_as_the_file_is_refused(tmp_path: Path) -> None:
     problem = only_problem(tmp_path)
-    assert (problem.line, problem.key, problem.message) == (None, "", "is a directory, not a YAML file")
+    assert (problem.line, problem.key, problem.message) == (None, "", "is a directory, not a regular file")
 
 
 @pytest.mark.parametrize(
