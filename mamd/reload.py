@@ -3,18 +3,22 @@
 The file's folder is watched, not the file: editors and `mv` replace the inode on save.
 inotify is used where it exists (it costs nothing while idle), watchfiles elsewhere.
 Requests that arrive while a reload runs collapse into one more reload, so a storm of
-signals costs at most two. An invalid file changes nothing but `config.last_error`.
+signals costs at most two. An invalid file changes nothing but `config.last_error`, and so
+does anything else that goes wrong: a reload never stops the daemon, and a read that hangs
+is abandoned after `LOAD_TIMEOUT_S`, so it can hold up neither later reloads nor shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
 import watchfiles
 
-from mamd.config import Config, ConfigError, diff, iter_secrets, keep_restart_keys, load_config
+from mamd import detached
+from mamd.config import Config, ConfigError, Problem, diff, iter_secrets, keep_restart_keys, load_config
 from mamd.inotify import FolderWatch
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
@@ -24,6 +28,19 @@ log = get_logger(__name__)
 
 QUIET_S = 0.03  # a burst of file events ends after this much quiet …
 LONGEST_S = 0.4  # … or after this long, whichever comes first
+LOAD_TIMEOUT_S = 10.0  # reading the file and its secret files; each read alone gives up after 3 s
+
+
+async def load_detached(path: Path) -> Config:
+    """`load_config` in a thread nobody waits for: a hung read costs `LOAD_TIMEOUT_S`, never the exit.
+
+    Raises only `ConfigError`.
+    """
+    try:
+        return await detached.run(lambda: load_config(path), "config-load", LOAD_TIMEOUT_S)
+    except detached.Abandoned as exc:
+        message = f"reading the configuration did not finish within {exc.within_s:g} s and was abandoned"
+        raise ConfigError([Problem(str(path), None, "", message)]) from None
 
 
 class Reloader:
@@ -87,46 +104,66 @@ class Reloader:
             self.request("file")
 
     async def reload(self, reason: str) -> bool:
-        """Load the file and apply it; True when the running configuration is now the file's."""
+        """Load the file and apply it; True when the running configuration is now the file's.
+
+        Whatever goes wrong, the running configuration stays and `config.last_error` says why.
+        """
         runtime = self._runtime
-        state = runtime.config_state
         runtime.notifier.reloading()
         try:
-            try:
-                loaded = await asyncio.to_thread(load_config, state.path)
-            except ConfigError as error:
-                await self._reject(error, reason)
-                return False
-            running = runtime.config
-            effective, pending = keep_restart_keys(running, loaded)
-            changes = diff(running, effective)
-            state.last_error, state.last_error_at, state.problems = None, None, []
-            state.pending_restart = pending
-            runtime.health.clear("config")
-            if not changes:
-                log.info(
-                    "config.unchanged", reason=reason, generation=state.generation, restart_pending=pending
-                )
-                return True
-            runtime.config = effective
-            state.generation += 1
-            state.loaded_at = runtime.clock.now()
-            runtime.redactor.update(iter_secrets(effective))
-            for change in changes:
-                log.info("config.changed", key=change.key, old=change.old, new=change.new)
-            if pending:
-                log.warning("config.restart_required", keys=pending)
-            self._apply(running, effective)
-            log.info("config.reloaded", reason=reason, generation=state.generation, changes=len(changes))
-            await self._event(
-                "config.reloaded",
-                f"configuration generation {state.generation}: {len(changes)} change(s)",
-                changes=[c.key for c in changes],
-                restart_required=pending,
+            return await self._reload(reason)
+        except Exception as exc:
+            log.exception("config.reload_failed", reason=reason)
+            message = f"cannot be applied: {type(exc).__name__}: {exc}"
+            await self._reject(
+                ConfigError([Problem(str(runtime.config_state.path), None, "", message)]), reason
             )
-            return True
+            return False
         finally:
             runtime.notifier.ready(runtime.status_line())
+
+    async def _reload(self, reason: str) -> bool:
+        runtime = self._runtime
+        state = runtime.config_state
+        try:
+            loaded = await load_detached(state.path)
+        except ConfigError as error:
+            await self._reject(error, reason)
+            return False
+        running = runtime.config
+        effective, pending = keep_restart_keys(running, loaded)
+        changes = diff(running, effective)
+        state.last_error, state.last_error_at, state.problems = None, None, []
+        state.pending_restart = pending
+        runtime.health.clear("config")
+        if not changes:
+            log.info("config.unchanged", reason=reason, generation=state.generation, restart_pending=pending)
+            return True
+        runtime.config = effective
+        runtime.redactor.update(iter_secrets(effective))
+        try:
+            self._apply(running, effective)
+        except Exception:
+            # half applied is worse than not at all: put the running configuration back whole
+            runtime.config = running
+            runtime.redactor.update(iter_secrets(running))
+            with contextlib.suppress(Exception):
+                self._apply(effective, running)
+            raise
+        state.generation += 1
+        state.loaded_at = runtime.clock.now()
+        for change in changes:
+            log.info("config.changed", key=change.key, old=change.old, new=change.new)
+        if pending:
+            log.warning("config.restart_required", keys=pending)
+        log.info("config.reloaded", reason=reason, generation=state.generation, changes=len(changes))
+        await self._event(
+            "config.reloaded",
+            f"configuration generation {state.generation}: {len(changes)} change(s)",
+            changes=[c.key for c in changes],
+            restart_required=pending,
+        )
+        return True
 
     async def _reject(self, error: ConfigError, reason: str) -> None:
         runtime = self._runtime
