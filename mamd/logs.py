@@ -24,6 +24,11 @@ _SECRET_KEYS = re.compile(
 )
 _SECRET_PARAMS = re.compile(r"(?i)\b(apikey|api_key|token|mam_id|password)=([^&\s\"';]+)")
 _QUIET_LIBRARIES = ("watchfiles", "qbittorrentapi", "urllib3", "aiohttp.access", "aiosqlite")
+# a value, a traceback and a whole line are cut to these many characters: whatever a request or a
+# file holds, one event is one line of bounded size (journald's own LineMax is 48K)
+MAX_VALUE_CHARS = 2_000
+MAX_TRACEBACK_CHARS = 8_000
+MAX_LINE_CHARS = 16_000
 
 
 def get_logger(name: str | None = None) -> Any:
@@ -92,6 +97,25 @@ class JournalRenderer:
         return line.replace("\n", "\\n").replace("\r", "\\r")
 
 
+def cut(text: str, limit: int, keep_end: bool = False) -> str:
+    """`text` in at most about `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    note = f"…[{len(text) - limit} more characters]…"
+    return note + text[-limit:] if keep_end else text[:limit] + note
+
+
+def _bounded(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+    """Cut long values; a traceback keeps its end, where the error itself is."""
+    for key, value in event.items():
+        if isinstance(value, str):
+            if key == "exception":
+                event[key] = cut(value, MAX_TRACEBACK_CHARS, keep_end=True)
+            else:
+                event[key] = cut(value, MAX_VALUE_CHARS)
+    return event
+
+
 def _event_first(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
     """Put time, level and event name first, so JSON lines read left to right."""
     head = {key: event.pop(key) for key in ("at", "level", "event") if key in event}
@@ -104,7 +128,7 @@ class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
         self._redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._redactor.text(super().format(record))
+        return cut(self._redactor.text(super().format(record)), MAX_LINE_CHARS)
 
 
 def journal_attached(stream: TextIO) -> bool:
@@ -154,7 +178,8 @@ def configure_logging(level: str, format_name: str, redactor: Redactor, stream: 
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *stamp,
             *exceptions,
-            redactor,
+            redactor,  # before `_bounded`: a cut could split a secret the redactor would then miss
+            _bounded,
             *([_event_first] if chosen == "json" else []),
             renderer,
         ],
