@@ -5,6 +5,9 @@ filesystem), filled with hard links (or copies, when asked), given a `metadata.j
 created as a new file, and renamed into place in one step. Seeding files are only ever
 read or linked: never moved, renamed or written. An existing book folder is never
 overwritten; one holding exactly these files (same inodes) counts as an earlier import.
+Only regular files reached through real folders are taken: a symbolic link anywhere in
+the payload (a torrent can carry one, and a link to another torrent's file in the same
+save path would import that file) refuses the import, naming it.
 Runs in a worker thread: everything here blocks.
 """
 
@@ -15,8 +18,9 @@ import errno
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from mamd.importing.plan import ImportPlan
@@ -78,6 +82,7 @@ def link_book(
             target = temp / placement.target
             target.parent.mkdir(parents=True, exist_ok=True)
             _place(source, target, method, library)
+            _same_inode_or_refuse(source, target, method)
         if metadata is not None and not (temp / "metadata.json").exists():
             _write_new(temp / "metadata.json", json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
         os.rename(temp, final)
@@ -92,21 +97,61 @@ def link_book(
 
 
 def _sources(plan: ImportPlan, save_path: Path) -> list[Path]:
-    base = save_path.resolve()
+    """Each file of the plan in the save path, checked to be a regular file inside the torrent."""
+    base = save_path.resolve()  # the save path itself may be a link (to a mount, say); below it nothing may
     sources = []
     for placement in plan.files:
-        source = (base / placement.source).resolve()
-        if not _inside(source, base):
+        parts = PurePosixPath(placement.source).parts
+        if not parts or parts[0] == "/" or any(part in (".", "..") for part in parts):
             raise ImportRefused(
                 f"{placement.source!r} points outside the torrent's folder {base}", retry=False
             )
-        if not source.is_file():
-            raise ImportRefused(
-                f"{source} is not there: mamd must see qBittorrent's files at the paths qBittorrent reports",
-                retry=True,
-            )
-        sources.append(source)
+        current = base
+        for depth, part in enumerate(parts, 1):
+            current = current / part
+            try:
+                info = os.lstat(current)
+            except FileNotFoundError:
+                raise ImportRefused(
+                    f"{current} is not there: mamd must see qBittorrent's files at the paths qBittorrent "
+                    "reports",
+                    retry=True,
+                ) from None
+            except OSError as exc:
+                raise ImportRefused(f"cannot read {current}: {exc.strerror or exc}", retry=True) from exc
+            if stat.S_ISLNK(info.st_mode):
+                raise ImportRefused(
+                    f"{current} is a symbolic link (to {_link_target(current)}) on the way to the torrent's "
+                    f"file {placement.source!r}: mamd imports only regular files inside the torrent's own "
+                    "folder, never what a link points to",
+                    retry=False,
+                )
+            last = depth == len(parts)
+            if last and not stat.S_ISREG(info.st_mode):
+                raise ImportRefused(
+                    f"the torrent's {placement.source!r} is not a regular file ({current})", retry=False
+                )
+            if not last and not stat.S_ISDIR(info.st_mode):
+                raise ImportRefused(
+                    f"{current} is not a folder, yet the torrent has files in it", retry=False
+                )
+        sources.append(current)
     return sources
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return repr(os.readlink(path))
+    except OSError:
+        return "somewhere"
+
+
+def _same_inode_or_refuse(source: Path, target: Path, method: Method) -> None:
+    """What was placed must be the regular file checked: a folder swapped for a link meanwhile is caught."""
+    checked, made = os.lstat(source), os.lstat(target)
+    same = method == "copy" or (made.st_ino, made.st_dev) == (checked.st_ino, checked.st_dev)
+    if not same or not stat.S_ISREG(made.st_mode):
+        raise ImportRefused(f"{source} changed while it was being imported; nothing was imported", retry=True)
 
 
 def _make_parents(folder: Path, root: Path) -> list[Path]:
@@ -137,9 +182,9 @@ def _make_parents(folder: Path, root: Path) -> list[Path]:
 def _place(source: Path, target: Path, method: Method, library: Path) -> None:
     try:
         if method == "hardlink":
-            os.link(source, target)
+            os.link(source, target, follow_symlinks=False)  # a link swapped in meanwhile is not followed
         else:
-            shutil.copy2(source, target)
+            shutil.copy2(source, target, follow_symlinks=False)
     except OSError as exc:
         if exc.errno == errno.EXDEV:
             raise ImportRefused(

@@ -167,8 +167,63 @@ def test_a_source_outside_the_save_path_is_refused(places: tuple[Path, Path]) ->
     save, library = places
     (save.parent / "secret").write_bytes(b"not a book")
     (save / "Hero.m4b").symlink_to(save.parent / "secret")
-    with pytest.raises(ImportRefused, match="outside the torrent's folder"):
+    with pytest.raises(ImportRefused, match="is a symbolic link") as refused:
         link(save, library, ["Hero.m4b"])
+    assert refused.value.retry is False
+    assert list(library.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["../secret", "/etc/passwd", "Hero/../../secret"])
+def test_a_file_name_that_climbs_out_of_the_save_path_is_refused(
+    places: tuple[Path, Path], name: str
+) -> None:
+    save, library = places
+    (save.parent / "secret").write_bytes(b"not a book")
+    with pytest.raises(ImportRefused, match="outside the torrent's folder") as refused:
+        link(save, library, [name])
+    assert refused.value.retry is False
+    assert list(library.iterdir()) == []
+
+
+def test_a_payload_link_to_another_torrents_file_in_the_save_path_is_refused_naming_it(
+    places: tuple[Path, Path],
+) -> None:
+    """Both files are under the save path, but only one belongs to this torrent."""
+    save, library = places
+    payload(save, {"Other Book/other.m4b": b"another torrent's book", "Hero/01.mp3": b"one"})
+    (save / "Hero/02.mp3").symlink_to(save / "Other Book/other.m4b")
+    with pytest.raises(ImportRefused) as refused:
+        link(save, library, ["Hero/01.mp3", "Hero/02.mp3"])
+    message = str(refused.value)
+    assert f"{save / 'Hero/02.mp3'} is a symbolic link" in message
+    assert "other.m4b" in message
+    assert refused.value.retry is False
+    assert list(library.iterdir()) == []
+    assert (save / "Other Book/other.m4b").stat().st_nlink == 1  # never linked anywhere
+
+
+def test_a_linked_folder_in_the_payload_is_refused_naming_it(
+    places: tuple[Path, Path], tmp_path: Path
+) -> None:
+    save, library = places
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "01.mp3").write_bytes(b"not this torrent's")
+    (save / "Hero").mkdir()
+    (save / "Hero/disc1").symlink_to(outside)
+    with pytest.raises(ImportRefused, match=r"Hero/disc1 is a symbolic link") as refused:
+        link(save, library, ["Hero/disc1/01.mp3"])
+    assert refused.value.retry is False
+    assert (outside / "01.mp3").stat().st_nlink == 1
+
+
+def test_a_special_file_in_the_payload_is_refused(places: tuple[Path, Path]) -> None:
+    save, library = places
+    (save / "Hero").mkdir()
+    os.mkfifo(save / "Hero/01.mp3")
+    with pytest.raises(ImportRefused, match="is not a regular file") as refused:
+        link(save, library, ["Hero/01.mp3"])
+    assert refused.value.retry is False
     assert list(library.iterdir()) == []
 
 

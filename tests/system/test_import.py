@@ -324,6 +324,28 @@ def test_another_book_at_the_destination_is_not_overwritten_and_an_event_says_wh
     assert sorted(p.name for p in taken.iterdir()) == ["other.m4b"]
 
 
+def test_a_payload_file_replaced_by_a_link_to_another_torrents_file_is_refused_with_an_event(
+    make_chain: Callable[..., Chain],
+) -> None:
+    """The link stays inside the save path, so only a check against the torrent's own folder catches it."""
+    chain = make_chain(autorun=False)
+    other = chain.qbt.save_path / "Another Torrent" / "their-book.m4b"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b"another torrent's book")
+    info_hash = chain.add(PARTS)
+    with api_client(chain.qbt) as client:
+        wait_complete(client, info_hash)
+    replaced = chain.qbt.save_path / next(iter(PARTS))
+    replaced.unlink()
+    replaced.symlink_to(other)  # qBittorrent keeps calling the torrent complete: it does not recheck
+    assert chain.daemon.post_json("/hooks/qbittorrent", {"hash": info_hash})[0] == 202
+    [event] = wait_for("the refusal", lambda: chain.events("import.failed"), timeout=30)
+    assert f"{replaced} is a symbolic link" in event["message"]
+    assert "their-book.m4b" in event["message"]
+    assert not (chain.library / BOOK_FOLDER).exists()
+    assert other.stat().st_nlink == 1  # never linked into the library
+
+
 def test_reconcile_imports_a_completion_whose_hook_was_lost(make_chain: Callable[..., Chain]) -> None:
     chain = make_chain(autorun=False)  # no hook at all: only reconcile can find it
     info_hash = chain.add(PARTS)
