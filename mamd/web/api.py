@@ -10,6 +10,7 @@ from mamd.schedule import AlreadyRunning, UnknownJob
 from mamd.store.wanted import STATES
 from mamd.web.errors import fail
 from mamd.web.keys import runtime_of
+from mamd.web.params import whole_number
 
 MAX_EVENTS = 1000
 MAX_WANTED = 1000
@@ -36,13 +37,11 @@ async def run_job(request: web.Request) -> web.Response:
 async def events(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
     since = request.query.get("since", "").strip()
-    limit_text = request.query.get("limit", "100").strip()
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_EVENTS:
-        fail(400, f"`limit` must be a whole number from 1 to {MAX_EVENTS}")
+    limit = whole_number(request.query.get("limit", "100"), "`limit`", 1, MAX_EVENTS)
     after_id: int | None = None
     since_at: float | None = None
-    if since.isdigit():
-        after_id = int(since)
+    if since.isdigit():  # digits of any script mean an id; `whole_number` takes only ASCII ones
+        after_id = whole_number(since, "`since` as an event id")
     elif since:
         try:
             parsed = datetime.fromisoformat(since.replace("Z", "+00:00"))
@@ -51,16 +50,9 @@ async def events(request: web.Request) -> web.Response:
         if parsed.tzinfo is None:
             fail(400, "`since` needs a time zone, for example a trailing Z for UTC")
         since_at = parsed.timestamp()
-    found = await runtime.events.read(after_id=after_id, since=since_at, limit=int(limit_text))
+    found = await runtime.events.read(after_id=after_id, since=since_at, limit=limit)
     body = {"events": [e.as_dict() for e in found], "next": found[-1].id if found else after_id}
     return web.json_response(runtime.redactor.value(body))
-
-
-def _whole_number(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    text = request.query.get(name, str(default)).strip()
-    if not text.isdigit() or not low <= int(text) <= high:
-        fail(400, f"`{name}` must be a whole number from {low} to {high}")
-    return int(text)
 
 
 async def wanted_list(request: web.Request) -> web.Response:
@@ -68,8 +60,8 @@ async def wanted_list(request: web.Request) -> web.Response:
     state = request.query.get("state") or None
     if state is not None and state not in STATES:
         fail(400, f"`state` must be one of {', '.join(STATES)}")
-    limit = _whole_number(request, "limit", 200, 1, MAX_WANTED)
-    after = _whole_number(request, "after", 0, 0, 2**62)
+    limit = whole_number(request.query.get("limit", "200"), "`limit`", 1, MAX_WANTED)
+    after = whole_number(request.query.get("after", "0"), "`after`")
     books = await runtime.wanted.page(state, limit, after)
     body = {
         "wanted": [book.as_dict() for book in books],
@@ -81,12 +73,10 @@ async def wanted_list(request: web.Request) -> web.Response:
 
 async def wanted_one(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
-    text = request.match_info["id"]
-    if not text.isdigit():
-        fail(400, "a wanted book's id is a whole number")
-    book = await runtime.wanted.get(int(text))
+    book_id = whole_number(request.match_info["id"], "a wanted book's id")
+    book = await runtime.wanted.get(book_id)
     if book is None:
-        fail(404, f"no wanted book has id {text}")
+        fail(404, f"no wanted book has id {book_id}")
     history = await runtime.events.about(f"wanted:{book.id}", EVENTS_PER_BOOK)
     candidates = await runtime.candidates.of(book.id)
     body = {

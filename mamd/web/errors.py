@@ -12,9 +12,11 @@ CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "bad_request",
+    421: "misdirected",
     429: "throttled",
     500: "internal",
     503: "unavailable",
@@ -22,15 +24,23 @@ CODES = {
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status, self.message = status, message
         self.code = code or CODES.get(status, "error")
+        self.headers = headers or {}
         self.extra = extra
 
 
 def fail(status: int, message: str, code: str | None = None, **extra: Any) -> NoReturn:
-    raise ApiError(status, message, code, **extra)
+    raise ApiError(status, message, code, None, **extra)
 
 
 def envelope(status: int, code: str, message: str, request_id: str, **extra: Any) -> web.Response:

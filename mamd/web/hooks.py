@@ -6,16 +6,20 @@ from qBittorrent when the hook is processed. The other fields are kept for the r
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import json
 import re
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mamd.logs import get_logger
 from mamd.store import StoreUnavailable
 from mamd.web.errors import fail
 from mamd.web.keys import runtime_of
+from mamd.web.params import parse_whole
 
 log = get_logger("mamd.hooks")
 
@@ -24,11 +28,19 @@ TEXT_FIELDS = ("name", "category", "tags", "content_path", "root_path", "save_pa
 NUMBER_FIELDS = ("num_files", "size")
 MAX_FIELD_CHARS = 4096
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+BODY_TIMEOUT_S = 10.0  # the whole body must arrive within this; a trickle would hold the hook open
+# what reading a body can raise on bytes a client chose: a bad charset or encoding, gzip garbage,
+# a broken multipart, a truncated stream
+_UNREADABLE = (ValueError, LookupError, HttpProcessingError, web.RequestPayloadError)
 
 
 async def qbittorrent_hook(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
-    fields = await _read_fields(request)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            fields = await _read_fields(request)
+    except TimeoutError:
+        fail(408, f"the request body did not arrive within {BODY_TIMEOUT_S:g} s")
     torrent_hash, payload = _validate(fields)
     try:
         accepted = await runtime.inbox.add(torrent_hash, payload, "webhook", runtime.clock.now())
@@ -48,10 +60,21 @@ async def qbittorrent_hook(request: web.Request) -> web.Response:
 
 async def _read_fields(request: web.Request) -> dict[str, Any]:
     content_type = request.content_type
+    charset = request.charset
+    if charset is not None:
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            fail(400, f"unknown charset {charset[:40]!r}: send UTF-8")
     if content_type == "application/json":
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            raw = await request.read()
+        except _UNREADABLE as exc:
+            fail(400, f"the body cannot be read: {_why(exc)}")
+        try:
+            body = json.loads(raw.decode(charset or "utf-8"))
+        except (ValueError, RecursionError):
+            # ValueError covers bad bytes and numbers of thousands of digits; RecursionError, deep nesting
             fail(400, "the body is not valid JSON")
         if not isinstance(body, dict):
             fail(400, "the JSON body must be an object with a `hash` field")
@@ -59,10 +82,13 @@ async def _read_fields(request: web.Request) -> dict[str, Any]:
     if content_type not in FORM_TYPES:
         fail(
             400,
-            f"unsupported content type {content_type or '(none)'}: send a form "
+            f"unsupported content type {content_type[:80] or '(none)'}: send a form "
             "(application/x-www-form-urlencoded) or JSON",
         )
-    form = await request.post()
+    try:
+        form = await request.post()
+    except _UNREADABLE as exc:
+        fail(400, f"the form cannot be read: {_why(exc)}")
     fields: dict[str, Any] = {}
     for key, value in form.items():
         if not isinstance(value, str):
@@ -92,10 +118,22 @@ def _validate(fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         value = fields.get(key)
         if value is None or value == "":
             continue
-        whole = (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or (
-            isinstance(value, str) and value.strip().isdigit()
-        )
-        if not whole:
-            fail(400, f"`{key}` must be a whole number of at least 0")
-        payload[key] = int(value)
+        number = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = parse_whole(str(value))
+        elif isinstance(value, str):
+            number = parse_whole(value)
+        if number is None:
+            fail(400, f"`{key}` must be a whole number of at least 0 (and below 2^63)")
+        payload[key] = number
     return torrent_hash.lower(), payload
+
+
+def _why(exc: BaseException) -> str:
+    """The first line of what aiohttp or a codec said, cut short."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not {exc.encoding} text"
+    text = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+    # a RequestPayloadError reads "400, message:" and then the reason on the next line
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.endswith("message:")]
+    return (lines[0] if lines else type(exc).__name__)[:120]
