@@ -18,20 +18,20 @@ from pathlib import Path
 from typing import TextIO
 
 import aiohttp
-from aiohttp import web
 
 from mamd import __version__
 from mamd.clock import Clock, SystemClock
-from mamd.config import Config, ConfigError, load_config
+from mamd.config import Config, ConfigError
 from mamd.jobs import build_jobs
 from mamd.logs import Redactor, configure_logging, get_logger
-from mamd.reload import Reloader
+from mamd.reload import Reloader, load_detached
 from mamd.runtime import Runtime
 from mamd.schedule import JobFn
 from mamd.store import StoreError
 from mamd.store.lock import AlreadyRunning, InstanceLock
 from mamd.systemd import Notifier
 from mamd.web import create_app
+from mamd.web.server import HttpServer
 
 log = get_logger(__name__)
 
@@ -68,7 +68,7 @@ class Daemon:
         """Run until asked to stop; the exit status: 0 clean, 1 runtime failure, 2 bad configuration."""
         started = time.monotonic()
         try:
-            config = await asyncio.to_thread(load_config, self.config_path)
+            config = await load_detached(self.config_path)
         except ConfigError as error:
             print(f"mamd: {self.config_path} cannot be used:", file=sys.stderr)
             for problem in error.problems:
@@ -131,13 +131,10 @@ class Daemon:
         stack.push_async_callback(runtime.store.close)
         await self._open_store(runtime)
 
-        runner = web.AppRunner(create_app(runtime), access_log=None, shutdown_timeout=HTTP_SHUTDOWN_S)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
         http = runtime.config.http
-        site = web.TCPSite(runner, http.host, http.port)
+        server = HttpServer(create_app(runtime), http.host, http.port, shutdown_timeout_s=HTTP_SHUTDOWN_S)
         try:
-            await site.start()
+            await server.start()
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise StartupError(
@@ -145,6 +142,7 @@ class Daemon:
                     "stop the other program or change http.port"
                 ) from exc
             raise StartupError(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}") from exc
+        stack.push_async_callback(server.stop)
         self.notifier.ready(runtime.status_line())
 
     async def _open_store(self, runtime: Runtime) -> bool:

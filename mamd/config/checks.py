@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 
 LAYOUT_FIELDS = frozenset({"author", "series", "position", "title", "narrator", "asin", "year"})
 _LANGUAGE_RE = re.compile(r"^[A-Z]{3}$")
+_HOST_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$"
+)
 
 
 def http_url(value: str) -> str | None:
@@ -29,6 +32,12 @@ def absolute_path(value: str) -> str | None:
 
 def not_blank(value: str) -> str | None:
     return "must not be empty" if not value.strip() else None
+
+
+def host_name(value: str) -> str | None:
+    if not _HOST_RE.match(value):
+        return f"expected a host name such as nas.example.lan (no scheme, port or path), got {value!r}"
+    return None
 
 
 def language_code(value: str) -> str | None:

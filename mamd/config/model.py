@@ -79,6 +79,14 @@ class HttpConfig:
     status_from_loopback: bool = field(
         default=True, metadata=meta("allow /status and /metrics without a key from 127.0.0.1 and ::1")
     )
+    allowed_hosts: tuple[str, ...] = field(
+        default=(),
+        metadata=meta(
+            "more names mamd answers to in a request's Host header (besides its address, localhost and "
+            "this machine's name)",
+            check=checks.host_name,
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,17 +6,28 @@ from aiohttp import web
 
 from mamd.runtime import Runtime
 from mamd.web import api, health, hooks, status
-from mamd.web.keys import RUNTIME
-from mamd.web.middleware import authenticate, error_envelope, request_context
+from mamd.web.hosts import HostCheck, machine_names
+from mamd.web.keys import GUESSES, HOSTS, REFUSALS, RUNTIME
+from mamd.web.middleware import authenticate, check_host, error_envelope, request_context
+from mamd.web.refusals import GuessLimit, RefusalLog
 
 MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(runtime: Runtime) -> web.Application:
     app = web.Application(
-        client_max_size=MAX_BODY_BYTES, middlewares=[request_context, error_envelope, authenticate]
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[request_context, error_envelope, check_host, authenticate],
     )
     app[RUNTIME] = runtime
+    app[REFUSALS] = RefusalLog()
+    app[GUESSES] = GuessLimit()
+    app[HOSTS] = HostCheck(machine_names())
+
+    async def close_refusals(app: web.Application) -> None:
+        app[REFUSALS].close()  # the counts of the last minute are said before mamd stops
+
+    app.on_cleanup.append(close_refusals)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/status", status.status)

@@ -5,8 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from mamd.runtime import Runtime
+from mamd.web.hosts import HostCheck
+from mamd.web.refusals import GuessLimit, RefusalLog
 
 RUNTIME = web.AppKey("runtime", Runtime)
+REFUSALS = web.AppKey("refusals", RefusalLog)
+GUESSES = web.AppKey("guesses", GuessLimit)
+HOSTS = web.AppKey("hosts", HostCheck)
 
 
 def runtime_of(request: web.Request) -> Runtime:

@@ -1,20 +1,21 @@
-"""Request id, access line, error envelope and API-key check, in that order around every handler."""
+"""Request id, access line, error envelope, `Host` check and API-key check, in that order around every
+handler."""
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 
 from mamd.logs import get_logger
 from mamd.web.errors import CODES, ApiError, envelope
-from mamd.web.keys import runtime_of
+from mamd.web.keys import GUESSES, HOSTS, REFUSALS, runtime_of
+from mamd.web.server import is_loopback, request_began
 
 log = get_logger("mamd.web")
 
@@ -36,6 +37,7 @@ def auth(policy: AuthPolicy) -> Callable[[Handler], Handler]:
 
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_began(request)
     incoming = request.headers.get("X-Request-Id", "")
     request_id = incoming if _INCOMING_ID.match(incoming) else secrets.token_hex(8)
     request[REQUEST_ID] = request_id
@@ -44,9 +46,11 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     response.headers["X-Request-Id"] = request_id
     runtime = runtime_of(request)
     runtime.counters[f"http_{response.status}"] += 1
+    if response.status in (401, 429):
+        return response  # summarised per source and minute by `authenticate`: a flood must not fill the log
     # a request that succeeds has its own canonical line (hook.accepted, job.run) or is a
-    # routine read that monitors repeat: debug. Refusals and failures: info.
-    level = "debug" if response.status < 400 else "info"
+    # routine read that monitors repeat: debug. Refusals: info; input mamd cannot read: warning.
+    level = "debug" if response.status < 400 else "warning" if response.status == 400 else "info"
     getattr(log, level)(
         "http.request",
         method=request.method,
@@ -65,7 +69,9 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
     try:
         return await handler(request)
     except ApiError as exc:
-        return envelope(exc.status, exc.code, exc.message, request_id, **exc.extra)
+        response = envelope(exc.status, exc.code, exc.message, request_id, **exc.extra)
+        response.headers.update(exc.headers)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -80,6 +86,25 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 @web.middleware
+async def check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a request that names another site in `Host` (DNS rebinding), probes and hooks included."""
+    header = request.headers.get("Host")
+    http = runtime_of(request).config.http
+    transport = request.transport
+    local = transport.get_extra_info("sockname") if transport is not None else None
+    local_address = str(local[0]) if isinstance(local, tuple) and local else None
+    if request.app[HOSTS].allows(header, local_address, http.host, http.allowed_hosts):
+        return await handler(request)
+    shown = (header or "")[:80]
+    request.app[REFUSALS].refused("wrong_host", request.remote or "", host=shown)
+    raise ApiError(
+        421,
+        f"mamd does not answer to the name {shown!r}; if you reach it by that name, add it to "
+        "http.allowed_hosts",
+    )
+
+
+@web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     if getattr(request.match_info, "http_exception", None) is not None:
         return await handler(request)  # no route: the handler answers 404 or 405
@@ -87,24 +112,26 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if policy == "none":
         return await handler(request)
     config = runtime_of(request).config.http
-    if policy == "status" and config.status_from_loopback and _is_loopback(request.remote):
+    if policy == "status" and config.status_from_loopback and is_loopback(request.remote):
         return await handler(request)
+    source = request.remote or ""
+    guesses, refusals = request.app[GUESSES], request.app[REFUSALS]
+    wait_s = guesses.wait_s(source)
+    if wait_s > 0:
+        refusals.refused("auth_failed", source, reason="too many wrong keys")
+        retry = str(max(1, round(wait_s)))
+        message = f"too many wrong API keys from {source}; try again in {retry} s"
+        raise ApiError(429, message, headers={"Retry-After": retry})
     given = request.headers.get("X-Api-Key") or request.query.get("apikey")
     if not given:
+        refusals.refused("auth_failed", source, reason="no key", path=request.path)
         raise ApiError(401, "an API key is required: send the X-Api-Key header or ?apikey=")
-    if not hmac.compare_digest(given.encode(), config.api_key.reveal().encode()):
+    # a header may hold any byte: aiohttp decodes it with surrogateescape, which encode() alone refuses
+    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), config.api_key.reveal().encode()):
+        guesses.wrong(source)
+        refusals.refused("auth_failed", source, reason="wrong key", path=request.path)
         raise ApiError(401, "the API key is wrong")
     return await handler(request)
-
-
-def _is_loopback(remote: str | None) -> bool:
-    try:
-        address: Any = ipaddress.ip_address(remote or "")
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return bool(address.is_loopback)
 
 
 def _http_message(exc: web.HTTPException) -> str:

@@ -1134,3 +1134,19 @@ def test_a_choice_in_capitals_is_refused_with_the_spelling_mamd_knows(config_fil
     problem = only_problem(path)
     assert problem.key == "rules.formats[0]"
     assert problem.message.endswith("got 'M4B'; did you mean `m4b`?")
+
+
+# -- http.allowed_hosts -----------------------------------------------------------------------------
+
+
+def test_allowed_hosts_takes_host_names(config_file: ConfigFile) -> None:
+    config = load_config(config_file({"http": {"allowed_hosts": ["nas.example.lan", "nas", "media-box."]}}))
+    assert config.http.allowed_hosts == ("nas.example.lan", "nas", "media-box.")
+
+
+@pytest.mark.parametrize("value", ["http://nas.example.lan", "nas:8787", "nas/status", "two words", ""])
+def test_allowed_hosts_refuses_what_is_not_a_host_name(config_file: ConfigFile, value: str) -> None:
+    path = config_file({"http": {"allowed_hosts": [value]}})
+    problem = only_problem(path)
+    assert problem.key == "http.allowed_hosts[0]"
+    assert "expected a host name such as nas.example.lan (no scheme, port or path)" in problem.message
