@@ -59,6 +59,7 @@ def test_unit_declares_notify_watchdog_reload_state_credentials_and_sandbox() ->
     assert found["ProtectSystem"] == ["strict"]
     assert found["ReadWritePaths"]
     assert found["NoNewPrivileges"] == ["yes"]
+    assert found["LimitNOFILE"] == ["1024"]  # open descriptors are bounded, whoever connects
     assert "run -c /etc/mamd/mamd.yaml" in found["ExecStart"][0]
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
