@@ -100,6 +100,7 @@ class DaemonProcess:
         self.log_path = config.parent / f"mamd-{int(time.time() * 1000)}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.user: str | None = None
+        self.port: int | None = None  # read when started: the file may hold anything afterwards
 
     @property
     def http(self) -> dict[str, Any]:
@@ -108,9 +109,14 @@ class DaemonProcess:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.http['port']}"
+        return f"http://127.0.0.1:{self.port or self.http['port']}"
 
     def start(self) -> DaemonProcess:
+        if self.config.is_file():
+            try:
+                self.port = int(self.http["port"])
+            except (yaml.YAMLError, KeyError, TypeError, ValueError):
+                self.port = None  # a file the daemon will refuse: it never listens
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "mamd", "run", "-c", str(self.config)],
