@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.configs import write_config
+from tests.support.configs import API_KEY, write_config
 from tests.support.daemon import running_daemon, wait_for
 
 pytestmark = pytest.mark.system
@@ -82,6 +82,31 @@ def test_status_hook_and_run_job_talk_to_the_running_daemon(tmp_path: Path) -> N
         unknown = mamd("run-job", "nonsense", "-c", str(config))
         assert unknown.returncode == 2
         assert "retention" in unknown.stderr  # the known jobs are listed
+
+
+def test_the_readme_curl_hook_line_is_accepted_and_passes_the_host_check(tmp_path: Path) -> None:
+    """The line users paste into qBittorrent, run as qBittorrent runs it: no shell, one argument each."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    [line] = [raw for raw in readme.splitlines() if raw.startswith("/usr/bin/curl ")]
+    curl = shutil.which("curl")
+    if curl is None:
+        if os.environ.get("CI"):
+            pytest.fail("curl is missing; contrib/dev/system-packages.sh installs it")
+        pytest.skip("curl is not installed (contrib/dev/system-packages.sh installs it)")
+    config = write_config(tmp_path)
+    with running_daemon(config) as daemon:
+        port = daemon.port or 0
+        placeholders = {"%I": "c" * 40, "%N": "Brandon Sanderson - The Hero of Ages", "%L": "mamd"}
+        args = [
+            curl if arg == "/usr/bin/curl" else arg for arg in shlex.split(line.replace("8787", str(port)))
+        ]
+        args = [arg.replace("KEY", API_KEY) for arg in args]
+        for placeholder, value in placeholders.items():
+            args = [arg.replace(placeholder, value) for arg in args]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["accepted"] is True
+        assert daemon.status()["inbox"]["pending"] == 1
 
 
 def test_status_still_reaches_the_daemon_while_the_file_holds_a_rejected_edit(tmp_path: Path) -> None:
