@@ -391,7 +391,7 @@ UNKNOWN_KEYS = [
         {"http": {"zzqqy": 1}},
         "http.zzqqy",
         r"zzqqy: 1",
-        "known keys here: api_key, api_key_file, host, port, status_from_loopback",
+        "known keys here: allowed_hosts, api_key, api_key_file, host, port, status_from_loopback",
         id="no-close-match",
     ),
     pytest.param(
