@@ -46,8 +46,8 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     response.headers["X-Request-Id"] = request_id
     runtime = runtime_of(request)
     runtime.counters[f"http_{response.status}"] += 1
-    if response.status in (401, 429):
-        return response  # summarised per source and minute by `authenticate`: a flood must not fill the log
+    if response.status in (401, 421, 429):
+        return response  # refusals are summarised per source and minute: a flood must not fill the log
     # a request that succeeds has its own canonical line (hook.accepted, job.run) or is a
     # routine read that monitors repeat: debug. Refusals: info; input mamd cannot read: warning.
     level = "debug" if response.status < 400 else "warning" if response.status == 400 else "info"

@@ -25,9 +25,12 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from mamd.logs import get_logger
 from mamd.web.errors import CODES
 from mamd.web.keys import REFUSALS, RUNTIME
 from mamd.web.refusals import RefusalLog
+
+log = get_logger("mamd.web")
 
 MAX_CONNECTIONS = 256  # the unit's LimitNOFILE=1024 leaves room for the database and upstream clients
 MAX_CONNECTIONS_PER_SOURCE = 32
@@ -47,7 +50,7 @@ def is_loopback(address: str | None) -> bool:
     return bool(ip.is_loopback)
 
 
-def envelope_bytes(status: int, code: str, message: str, request_id: str) -> bytes:
+def envelope_bytes(code: str, message: str, request_id: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message, "request_id": request_id}}).encode()
 
 
@@ -111,7 +114,7 @@ class _Protocol(web.RequestHandler):
             self._count(503)
             request_id = secrets.token_hex(8)
             body = envelope_bytes(
-                503, "unavailable", "too many connections; try again in a few seconds", request_id
+                "unavailable", "too many connections; try again in a few seconds", request_id
             )
             head = f"X-Request-Id: {request_id}\r\nContent-Length: {len(body)}\r\n\r\n"
             assert isinstance(transport, asyncio.WriteTransport)
@@ -148,7 +151,7 @@ class _Protocol(web.RequestHandler):
         error = kwargs.get("exc_info")
         if isinstance(error, web.RequestPayloadError | HttpProcessingError):
             self._refusals.refused(
-                "unreadable_request", self._source, status=400, reason=_reason(error, None, 400)
+                "unreadable_request", self._source, status=400, reason=_reason(error, None)
             )
             return
         super().log_exception(*args, **kwargs)
@@ -163,18 +166,18 @@ class _Protocol(web.RequestHandler):
         if request.writer.output_size > 0:
             # an answer has begun: nothing more can be said on this connection (as aiohttp does)
             raise ConnectionError("a response was already being sent; the connection is closed")
-        reason = _reason(exc, message, status)
         request_id = secrets.token_hex(8)
-        self._refusals.refused("unreadable_request", self._source, status=status, reason=reason)
         self._count(status)
-        text = (
-            f"the request could not be read as HTTP: {reason}"
-            if status == 400
-            else "internal error; the daemon log has the details"
-        )
+        if 400 <= status < 500:  # the client sent something aiohttp could not parse
+            reason = _reason(exc, message)
+            self._refusals.refused("unreadable_request", self._source, status=status, reason=reason)
+            text = f"the request could not be read as HTTP: {reason}"
+        else:  # a failure of mamd's own (the middleware answers all but the rarest): as loud as ever
+            log.error("http.handler_failed", status=status, request_id=request_id, exc_info=exc)
+            text = "internal error; the daemon log has the details"
         response = web.Response(
             status=status,
-            body=envelope_bytes(status, CODES.get(status, "error"), text, request_id),
+            body=envelope_bytes(CODES.get(status, "error"), text, request_id),
             content_type="application/json",
             headers={"X-Request-Id": request_id},
         )
@@ -182,20 +185,16 @@ class _Protocol(web.RequestHandler):
         return response
 
 
-def _reason(exc: BaseException | None, message: str | None, status: int) -> str:
+def _reason(exc: BaseException | None, message: str | None) -> str:
     """What was wrong, in words only: aiohttp's messages go on to quote the raw line (and its key)."""
     if isinstance(exc, HttpProcessingError):
         text = exc.message
     elif isinstance(exc, web.RequestPayloadError):  # "400, message:" and then the reason
         text = str(exc).partition("message:")[2] or str(exc)
-    elif status == 400 and message:
-        text = message
-    elif exc is not None:
-        text = type(exc).__name__
     else:
-        text = "bad request" if status == 400 else "server error"
-    first = text.strip().splitlines()[0] if text.strip() else "bad request"
-    return first.rstrip(":").strip()[:MAX_REASON_CHARS]
+        text = message or ""
+    lines = text.strip().splitlines()
+    return (lines[0].rstrip(":").strip() if lines else "bad request")[:MAX_REASON_CHARS]
 
 
 class _Site(web.BaseSite):

@@ -311,6 +311,15 @@ async def test_a_request_naming_another_host_is_refused_421_probes_and_hook_incl
     assert await runtime.inbox.pending_count() == 0
 
 
+async def test_a_flood_of_requests_for_another_host_is_logged_once(
+    served: Served, log_stream: io.StringIO
+) -> None:
+    for _ in range(20):
+        assert (await raw(served.port, request("GET", "/status", Host="rebind.example"))).status == 421
+    events = [e for e in log_lines(log_stream) if e["event"].startswith(("http.wrong_host", "http.request"))]
+    assert [(e["event"], e["host"]) for e in events] == [("http.wrong_host", "rebind.example")]
+
+
 @pytest.mark.parametrize(
     "host",
     [
