@@ -156,3 +156,22 @@ async def test_a_call_that_finishes_gives_its_result_or_its_error() -> None:
 
     with pytest.raises(OSError, match="the disk is gone"):
         await detached.run(fails, "failing", 5)
+
+
+async def test_a_load_that_does_not_finish_in_time_is_abandoned_and_shown_as_the_last_error(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No time at all to load: the reload gives up at once, as it would after 10 s on a hung mount."""
+    path = write_config(tmp_path)
+    runtime = make_runtime(path, clock)
+    reloader = Reloader(runtime, lambda old, new: None)
+    edit(path, "backups: 2", "backups: 3")
+    monkeypatch.setattr("mamd.reload.LOAD_TIMEOUT_S", 0)
+    assert await reloader.reload("file") is False
+    assert "reading the configuration did not finish within 0 s and was abandoned" in (
+        runtime.config_state.last_error or ""
+    )
+    assert (runtime.config.state.backups, runtime.config_state.generation) == (2, 1)
+    monkeypatch.undo()
+    assert await reloader.reload("file") is True
+    assert runtime.config.state.backups == 3
