@@ -57,6 +57,7 @@ _TITLE_NOTES = re.compile(
 )
 _ALTERNATIVE = re.compile(r"\s*[,;]\s*or\b,?\s+", re.IGNORECASE)  # `Frankenstein; or, The Modern Prometheus`
 _NAME_SEPARATORS = re.compile(r"\s*;\s*|\s+with\s+", re.IGNORECASE)
+_BYLINE = re.compile(r"\s*[-–—:]\s+|['’]s\s+")  # what follows an author's name before the title
 
 
 @dataclass(frozen=True)
@@ -188,18 +189,22 @@ def _no_articles(key: str) -> str:
     return " ".join(word for word in key.split() if word not in ARTICLES)
 
 
+@lru_cache(maxsize=65536)
 def release_titles(title: str, authors: tuple[str, ...]) -> tuple[str, ...]:
     """A release's title as written, and without what uploaders put around it: the author's name
     (`Brandon Sanderson - Elantris`), the brand a book is sold under (`Tom Clancy's Op-Center`),
     who reads or translated it, bonus material."""
-    found = [title]
     bare = _TITLE_NOTES.sub("", title).strip()
+    folded = bare.casefold()
     for name in authors:
-        byline = re.compile(rf"^\s*{re.escape(name)}(?:\s*[-–—:]\s+|['’]s\s+)", re.IGNORECASE)
-        bare = byline.sub("", bare, count=1).strip() or bare
-    if bare and bare != title:
-        found.append(bare)
-    return tuple(found)
+        if not folded.startswith(name.casefold()):
+            continue
+        rest = bare[len(name) :]
+        byline = _BYLINE.match(rest)
+        if byline and rest[byline.end() :].strip():
+            bare = rest[byline.end() :].strip()
+            break
+    return (title, bare) if bare and bare != title else (title,)
 
 
 def _title(
@@ -290,11 +295,12 @@ def _kinship(wanted: str, found: str) -> str | None:
     """How a wanted name and a credited one are the same person: "exact", "close", "transliterated"."""
     if wanted == found:
         return "exact"
-    shared = not set(wanted.split()).isdisjoint(found.split()) or wanted.replace(" ", "") == found.replace(
-        " ", ""
-    )
-    # every spelling told apart below shares a word with the other (a surname, a first name)
-    if not shared:
+    # every spelling told apart below shares a word with the other (a surname, a first name), or is
+    # the other with its spaces moved (`LeGuin`, `Le Guin`)
+    found_words = found.split()
+    if not any(word in found_words for word in wanted.split()) and (
+        wanted.replace(" ", "") != found.replace(" ", "")
+    ):
         return None
     if _same_person(wanted, found):
         return "close"
@@ -307,11 +313,19 @@ _KINSHIP = ("exact", "close", "transliterated")  # surest first
 def _author(want: tuple[str, ...], release: Release) -> tuple[str | None, bool]:
     """ "exact", "close", "transliterated" (believed only with the exact title), or None; and whether
     every wanted author is credited."""
+    wanted = _names(want)
     found = _names(release.authors)
-    kinds = [min(({_kinship(p, n) for n in found} - {None}), key=_KINSHIP.index, default=None)
-             for p in _names(want)]  # fmt: skip
-    credited = [kind for kind in kinds if kind is not None]
-    return min(credited, key=_KINSHIP.index, default=None), len(credited) == len(kinds)
+    exact = wanted & found
+    if exact == wanted:
+        return "exact", True
+    best = 0 if exact else len(_KINSHIP)
+    credited = len(exact)
+    for person in wanted - exact:
+        ranks = [_KINSHIP.index(kind) for name in found if (kind := _kinship(person, name)) is not None]
+        if ranks:
+            credited += 1
+            best = min(best, *ranks)
+    return (_KINSHIP[best] if best < len(_KINSHIP) else None), credited == len(wanted)
 
 
 def _says_bundle(title: str) -> bool:

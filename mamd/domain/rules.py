@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from mamd.config.model import DEFAULT_PREFERENCES, AudioFormat, Preference, RulesConfig
 from mamd.domain.matching import Match, Want, match
@@ -48,7 +49,13 @@ class Decision:
     bundle: bool = False
     free: bool = False  # freeleech for this user before any wedge
     use_wedge: bool = False
-    found: Match | None = None  # what the matcher said, when it was the book
+    # what the matcher said, kept as plain values (a search decides on thousands of releases)
+    matched: bool = False
+    dramatised: bool = False
+    confirmed: bool = False  # it names the wanted series position
+    all_authors: bool = True
+    other_series: str | None = None
+    matched_reasons: int = 0  # how many of `reasons` are the matcher's
 
     @property
     def freeleech(self) -> bool:
@@ -62,8 +69,20 @@ class Choice:
     decisions: tuple[Decision, ...]  # every release, best first
 
 
+def _said(found: Match) -> dict[str, Any]:
+    """The matcher's verdict as the fields of a decision."""
+    return {
+        "matched": found.ok,
+        "dramatised": found.dramatised,
+        "confirmed": found.confirmed,
+        "all_authors": found.all_authors,
+        "other_series": found.other_series,
+        "matched_reasons": len(found.reasons),
+    }
+
+
 def _refuse(release: Release, found: Match, *reasons: str) -> Decision:
-    return Decision(release, False, 0.0, (*found.reasons, *reasons), found.bundle, False, False, found)
+    return Decision(release, False, 0.0, (*found.reasons, *reasons), found.bundle, **_said(found))
 
 
 def preference_order(rules: RulesConfig) -> tuple[Preference, ...]:
@@ -113,7 +132,7 @@ def decide(
 ) -> Decision:
     found = match(want, release)
     if not found.ok:
-        return Decision(release, False, 0.0, found.reasons, found=found)
+        return Decision(release, False, 0.0, found.reasons, **_said(found))
     if release.my_snatched:
         return _refuse(release, found, "this account has downloaded it before")
     if found.dramatised and rules.dramatized == "never":
@@ -151,7 +170,7 @@ def decide(
         return _refuse(release, found, "not freeleech for this account (rules.freeleech is only)")
     score, ranked = _ranking(release, found, rules, formats[0], free, wedge)
     reasons = (*found.reasons, *ranked)
-    return Decision(release, True, score, reasons, found.bundle, free, bool(wedge), found)
+    return Decision(release, True, score, reasons, found.bundle, free, bool(wedge), **_said(found))
 
 
 def _plan_wedge(release: Release, free: bool, rules: RulesConfig, account: AccountView) -> bool | str:
@@ -179,33 +198,35 @@ def choose(
 ) -> Choice:
     codes = tuple(languages)
     decisions = _among_others([decide(want, release, rules, codes, account) for release in releases], rules)
-    decisions.sort(key=lambda d: (d.accepted, d.score, d.release.seeders, -d.release.id), reverse=True)
+    # refused releases of the book (by the rules) before those that are not the book: the closest first
+    decisions.sort(
+        key=lambda d: (d.accepted, d.score, d.matched, d.release.seeders, -d.release.id), reverse=True
+    )
     best = decisions[0] if decisions and decisions[0].accepted else None
     return Choice(best, tuple(decisions))
 
 
 def _among_others(decisions: list[Decision], rules: RulesConfig) -> list[Decision]:
     """The decisions that depend on the other releases of the search (see the module's docstring)."""
-    others = sorted({d.found.other_series for d in decisions if d.found and d.found.other_series})
-    all_credited = any(d.found and d.found.ok and d.found.all_authors for d in decisions)
+    others = sorted({d.other_series for d in decisions if d.other_series})
+    all_credited = any(d.matched and d.all_authors for d in decisions)
     told: list[Decision] = []
     for decision in decisions:
-        found = decision.found
-        if decision.accepted and found is not None and others and not found.confirmed:
+        if decision.accepted and others and not decision.confirmed:
             decision = _overrule(
                 decision,
                 f"another book by the author has this title ({others[0]}), and this one names "
                 "no series position that tells them apart",
             )
-        elif decision.accepted and found is not None and all_credited and not found.all_authors:
+        elif decision.accepted and all_credited and not decision.all_authors:
             decision = _overrule(decision, "another release credits every wanted author")
         told.append(decision)
     if rules.dramatized != "fallback":
         return told
-    standard = any(d.accepted and d.found and not d.found.dramatised for d in told)
+    standard = any(d.accepted and not d.dramatised for d in told)
     out = []
     for decision in told:
-        if decision.accepted and decision.found and decision.found.dramatised:
+        if decision.accepted and decision.dramatised:
             if standard:
                 decision = _overrule(
                     decision, "a standard narration passes the rules (rules.dramatized is fallback)"
@@ -219,7 +240,7 @@ def _among_others(decisions: list[Decision], rules: RulesConfig) -> list[Decisio
 
 def _overrule(decision: Decision, reason: str) -> Decision:
     """Refused after all, for what another release shows: the match's reasons and why."""
-    kept = decision.found.reasons if decision.found else ()
+    kept = decision.reasons[: decision.matched_reasons]
     return replace(decision, accepted=False, score=0.0, reasons=(*kept, reason), free=False, use_wedge=False)
 
 
