@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
 from mamd.schedule import AlreadyRunning, UnknownJob
+from mamd.store.candidates import ChosenRelease
 from mamd.store.wanted import STATES
 from mamd.web.errors import fail
 from mamd.web.keys import runtime_of
@@ -63,6 +65,11 @@ def _whole_number(request: web.Request, name: str, default: int, low: int, high:
     return int(text)
 
 
+def _with_chosen(book: dict[str, Any], chosen: ChosenRelease | None) -> dict[str, Any]:
+    """A wanted book with the release chosen for it at its last search (grabbed, or blocked), or null."""
+    return {**book, "chosen": chosen.as_dict() if chosen else None}
+
+
 async def wanted_list(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
     state = request.query.get("state") or None
@@ -71,8 +78,9 @@ async def wanted_list(request: web.Request) -> web.Response:
     limit = _whole_number(request, "limit", 200, 1, MAX_WANTED)
     after = _whole_number(request, "after", 0, 0, 2**62)
     books = await runtime.wanted.page(state, limit, after)
+    chosen = await runtime.candidates.chosen(book.id for book in books)
     body = {
-        "wanted": [book.as_dict() for book in books],
+        "wanted": [_with_chosen(book.as_dict(), chosen.get(book.id)) for book in books],
         "counts": await runtime.wanted.counts(),
         "next": books[-1].id if len(books) == limit else None,
     }
@@ -89,8 +97,9 @@ async def wanted_one(request: web.Request) -> web.Response:
         fail(404, f"no wanted book has id {text}")
     history = await runtime.events.about(f"wanted:{book.id}", EVENTS_PER_BOOK)
     candidates = await runtime.candidates.of(book.id)
+    chosen = await runtime.candidates.chosen([book.id])
     body = {
-        "wanted": book.as_dict(),
+        "wanted": _with_chosen(book.as_dict(), chosen.get(book.id)),
         "candidates": [candidate.as_dict() for candidate in candidates],
         "events": [event.as_dict() for event in history],
     }

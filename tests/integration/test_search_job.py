@@ -87,6 +87,11 @@ async def test_every_candidate_is_recorded_with_its_reasons_and_shown_by_the_api
     assert "dramatised" in reasons[900105]
     assert 900108 not in candidates  # the German edition: MAM filters it by mam.languages
     assert {candidates[i]["decision"] for i in (900102, 900105)} == {"rejected"}
+    listed = await (await client.get("/api/v1/wanted", headers={"X-Api-Key": API_KEY})).json()
+    [entry] = listed["wanted"]
+    assert entry["chosen"]["torrent_id"] == GOOD["The Hero of Ages"]
+    assert entry["chosen"]["title"] == "The Hero of Ages"
+    assert entry["chosen"]["decided_at"] == chosen[0]["decided_at"]
 
 
 async def test_a_dry_run_decides_and_records_but_downloads_and_adds_nothing(
