@@ -57,6 +57,7 @@ _TITLE_NOTES = re.compile(
 )
 _ALTERNATIVE = re.compile(r"\s*[,;]\s*or\b,?\s+", re.IGNORECASE)  # `Frankenstein; or, The Modern Prometheus`
 _NAME_SEPARATORS = re.compile(r"\s*;\s*|\s+with\s+", re.IGNORECASE)
+_SEVERAL = re.compile(r"[,;&]|\s(?:and|with)\s", re.IGNORECASE)  # a credit that may name several people
 _BYLINE = re.compile(r"\s*[-–—:]\s+|['’]s\s+")  # what follows an author's name before the title
 
 
@@ -283,12 +284,20 @@ def _transliterated(one: str, other: str) -> bool:
 def _people(text: str) -> list[str]:
     """The people one credit names: `Preston, Douglas; Child, Lincoln`, `Clive Cussler with Justin Scott`,
     `Neil Gaiman & Terry Pratchett`."""
+    if not _SEVERAL.search(text):
+        return [text]  # most credits: one name, nothing to split
     return [name for part in _NAME_SEPARATORS.split(text) for name in split_names(part)]
 
 
 @lru_cache(maxsize=4096)
 def _names(credits: tuple[str, ...]) -> frozenset[str]:
     return frozenset(name_key(person) for credit in credits for person in _people(credit)) - {""}
+
+
+@lru_cache(maxsize=4096)
+def _words_of(names: frozenset[str]) -> frozenset[str]:
+    """Every word of these names, and each name without its spaces (`leguin`)."""
+    return frozenset(word for name in names for word in (*name.split(), name.replace(" ", "")))
 
 
 def _kinship(wanted: str, found: str) -> str | None:
@@ -318,6 +327,10 @@ def _author(want: tuple[str, ...], release: Release) -> tuple[str | None, bool]:
     exact = wanted & found
     if exact == wanted:
         return "exact", True
+    if not exact and _words_of(wanted).isdisjoint(
+        word for name in found for word in (*name.split(), name.replace(" ", ""))
+    ):
+        return None, False  # most releases of a search: nobody in common
     best = 0 if exact else len(_KINSHIP)
     credited = len(exact)
     for person in wanted - exact:

@@ -180,16 +180,41 @@ def _search_type(row: Row, search_type: str) -> bool:
     return True  # all, nMeta, nMeta2 and anything unknown
 
 
-Haystacks = dict[tuple[int, frozenset[str]], frozenset[str]]  # a row's searchable words by (tid, fields)
+class WordIndex:
+    """Which rows hold each word, for each set of fields searched: a search looks up its words instead of
+    reading every row. Built on first use per set of fields, and again when rows come or go (the text of a
+    row never changes: the simulator's controls change only its numbers)."""
+
+    def __init__(self) -> None:
+        self._postings: dict[frozenset[str], dict[str, set[int]]] = {}
+        self._rows: frozenset[int] = frozenset()
+
+    def rows_with(
+        self,
+        rows: Mapping[int, Row],
+        fields: frozenset[str],
+        words: list[str],
+        filenames: Callable[[Row], Iterable[str]],
+    ) -> list[Row]:
+        if self._rows != rows.keys():
+            self._postings.clear()
+            self._rows = frozenset(rows)
+        postings = self._postings.get(fields)
+        if postings is None:
+            postings = self._postings[fields] = {}
+            for row in rows.values():
+                for word in _haystack(row, fields, filenames):
+                    postings.setdefault(word, set()).add(row.id)
+        found: set[int] | None = None
+        for word in sorted(set(words), key=lambda w: len(postings.get(w, ()))):
+            found = set(postings.get(word, ())) if found is None else found & postings.get(word, set())
+            if not found:
+                return []
+        return [rows[tid] for tid in found or ()]
 
 
-def matches(
-    row: Row,
-    query: SearchQuery,
-    filenames: Callable[[Row], Iterable[str]],
-    words: list[str] | None = None,
-    haystacks: Haystacks | None = None,
-) -> bool:
+def passes_filters(row: Row, query: SearchQuery) -> bool:
+    """Everything but the words: categories, language, flags, dates, the search type, one torrent's id."""
     if query.torrent_id and row.id != query.torrent_id:
         return False
     if query.main_cats and row.main_cat not in query.main_cats:
@@ -205,17 +230,7 @@ def matches(
     day = row.added[:10]
     if (query.start_date and day < query.start_date) or (query.end_date and day > query.end_date):
         return False
-    if not _search_type(row, query.search_type):
-        return False
-    words = _words(query.text) if words is None else words
-    if not words:
-        return True
-    if haystacks is None:
-        haystack = _haystack(row, query.fields, filenames)
-    else:
-        key = (row.id, query.fields)
-        haystack = haystacks.get(key) or haystacks.setdefault(key, _haystack(row, query.fields, filenames))
-    return haystack.issuperset(words)
+    return _search_type(row, query.search_type)
 
 
 _SORT_KEYS: dict[str, Callable[[Row], Any]] = {
@@ -243,15 +258,19 @@ def sort_rows(rows: list[Row], sort_type: str, *, shuffle_seed: str) -> list[Row
 
 
 def search(
-    rows: Iterable[Row],
+    rows: Mapping[int, Row],
     query: SearchQuery,
     filenames: Callable[[Row], Iterable[str]] = lambda row: (),
-    haystacks: Haystacks | None = None,
+    index: WordIndex | None = None,
 ) -> tuple[list[Row], int]:
-    """The rows of the requested page and the number of matches in all; `haystacks` keeps each row's
-    searchable text between searches (the text fields of a row never change)."""
+    """The rows of the requested page and the number of matches in all; `index` keeps the rows' words
+    between searches."""
     words = _words(query.text)
-    found = [row for row in rows if matches(row, query, filenames, words, haystacks)]
+    if not words:
+        candidates: Iterable[Row] = rows.values()
+    else:
+        candidates = (index or WordIndex()).rows_with(rows, query.fields, words, filenames)
+    found = [row for row in candidates if passes_filters(row, query)]
     ordered = sort_rows(found, query.sort_type, shuffle_seed=f"{query.text}|{query.search_type}")
     return ordered[query.start : query.start + query.perpage], len(found)
 
