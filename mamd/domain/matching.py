@@ -281,7 +281,7 @@ def _transliterated(one: str, other: str) -> bool:
     return SequenceMatcher(None, a[-1], b[-1]).ratio() >= 0.85
 
 
-def _people(text: str) -> list[str]:
+def people(text: str) -> list[str]:
     """The people one credit names: `Preston, Douglas; Child, Lincoln`, `Clive Cussler with Justin Scott`,
     `Neil Gaiman & Terry Pratchett`."""
     if not _SEVERAL.search(text):
@@ -291,7 +291,7 @@ def _people(text: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _names(credits: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(name_key(person) for credit in credits for person in _people(credit)) - {""}
+    return frozenset(name_key(person) for credit in credits for person in people(credit)) - {""}
 
 
 @lru_cache(maxsize=4096)

@@ -26,8 +26,8 @@ from mamd.domain.account import AccountSnapshot
 from mamd.domain.book import BookMeta
 from mamd.domain.budget import BudgetFacts, blocked
 from mamd.domain.discovery import OwnedIndex, WantSpec, series_want_key, title_want_key
-from mamd.domain.matching import Want, strip_series_prefix
-from mamd.domain.normalize import name_key, series_key, split_names
+from mamd.domain.matching import Want, people, strip_series_prefix
+from mamd.domain.normalize import name_key, series_key
 from mamd.domain.queries import words
 from mamd.domain.release import Release
 from mamd.domain.rules import AccountView, Choice, Decision
@@ -68,9 +68,8 @@ class Run:
 
 
 def _want(book: WantedBook) -> Want:
-    return Want(
-        book.title, tuple(split_names(book.author)) or (book.author,), book.series, book.position, book.asin
-    )
+    authors = tuple(people(book.author)) or (book.author,)
+    return Want(book.title, authors, book.series, book.position, book.asin)
 
 
 def _miss_delay(attempts: int) -> float:

@@ -360,3 +360,14 @@ async def test_a_book_mam_does_not_have_costs_a_bounded_number_of_requests(
         assert (spelling, "default") in sent
     assert sent[-1] == ("Orson Scott Card", "dateDesc")  # the author's books, within the bound
     assert "no acceptable release" in ((await env.book(book)).state_reason or "")
+
+
+async def test_a_want_naming_its_authors_last_name_first_is_searched_by_the_first_of_them(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env({"dry_run": True})
+    await env.want(manual("Cibola Burn", "Corey, James S. A.; Abraham, Daniel"))
+    await env.account()
+    result = await env.search()
+    assert result["would_grab"] == 1
+    assert env.sim.searches[0][0].text == "Cibola Burn Corey James S A"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mamd.domain.matching import Want, match, release_titles, strip_series_prefix, title_forms
+from mamd.domain.matching import Want, match, people, release_titles, strip_series_prefix, title_forms
 from mamd.domain.parts import part_of
 from mamd.domain.release import Release, SeriesTag
 
@@ -434,3 +434,17 @@ def test_a_release_crediting_some_of_the_authors_says_so() -> None:
     found = match(Want("Fever", ("Mira Holt & Dean Ashby",)), release("Fever", "Dean Ashby"))
     assert found.ok
     assert not found.all_authors
+
+
+@pytest.mark.parametrize(
+    ("credit", "named"),
+    [
+        ("Preston, Douglas; Child, Lincoln", ["Preston, Douglas", "Child, Lincoln"]),
+        ("Douglas Preston, Lincoln Child", ["Douglas Preston", "Lincoln Child"]),
+        ("Clive Cussler with Justin Scott", ["Clive Cussler", "Justin Scott"]),
+        ("Tolkien, J.R.R.", ["Tolkien, J.R.R."]),
+        ("Brandon Sanderson", ["Brandon Sanderson"]),
+    ],
+)
+def test_the_people_one_credit_names(credit: str, named: list[str]) -> None:
+    assert people(credit) == named
