@@ -122,7 +122,7 @@ def _ranking(
     score = 0.0
     for preference in order:
         score = score * 100 + levels[preference][0]
-    reasons = [f"ranked by {', then '.join(order)}, then spelling (rules.prefer)"]
+    reasons = [f"ranked by rules.prefer: {', then '.join(order)}; then by spelling"]
     reasons += [f"{preference}: {levels[preference][1]}" for preference in order]
     return score * 10 + spelled, reasons
 

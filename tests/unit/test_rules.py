@@ -52,7 +52,7 @@ def test_a_good_release_is_accepted_with_its_reasons() -> None:
     assert "same author" in decision.reasons
     assert "same title" in decision.reasons
     assert "format: m4b, 1st of rules.formats" in decision.reasons
-    assert "ranked by freeleech, then format, then seeders, then bitrate, then spelling (rules.prefer)" in (
+    assert "ranked by rules.prefer: freeleech, then format, then seeders, then bitrate; then by spelling" in (
         decision.reasons
     )
     assert not decision.free
@@ -249,7 +249,7 @@ def test_seeders_count_in_doublings_so_bitrate_can_decide() -> None:
 def test_the_order_applied_is_written_in_every_accepted_decision() -> None:
     decision = decide(WANT, release(free=True), rules(prefer=("format", "seeders")), ["ENG"], USER)
     assert decision.reasons[-5:] == (
-        "ranked by format, then seeders, then freeleech, then bitrate, then spelling (rules.prefer)",
+        "ranked by rules.prefer: format, then seeders, then freeleech, then bitrate; then by spelling",
         "format: m4b, 1st of rules.formats",
         "seeders: 12",
         "freeleech: freeleech for this account",
@@ -260,7 +260,7 @@ def test_the_order_applied_is_written_in_every_accepted_decision() -> None:
 def test_freeleech_any_leaves_freeleech_out_of_the_order() -> None:
     decision = decide(WANT, release(free=True), rules(freeleech="any"), ["ENG"], USER)
     assert not any(r.startswith("freeleech:") for r in decision.reasons)
-    assert "ranked by format, then seeders, then bitrate, then spelling (rules.prefer)" in decision.reasons
+    assert "ranked by rules.prefer: format, then seeders, then bitrate; then by spelling" in decision.reasons
 
 
 def test_the_score_orders_as_the_preferences_do() -> None:
