@@ -374,7 +374,8 @@ def _compare_parts(
     wanted = part_of(want.title) if want.title else None
     found = _release_part(release)
     if found is not None and found.number is None:
-        return f"an {found.label} of the book, not all of it", found_titles
+        article = "an" if found.label[0] in "aeiou" else "a"
+        return f"{article} {found.label} of the book, not all of it", found_titles
     if wanted is not None:
         if found is None:
             return f"a whole book, and only {wanted.shown} is wanted", found_titles
