@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
@@ -446,8 +446,10 @@ class MamClient:
         active_only: bool = True,
         start: int = 0,
         perpage: int = 100,
+        description: bool = True,
     ) -> SearchPage:
-        """One page of audiobook search results (main category 13)."""
+        """One page of audiobook search results (main category 13). With `description`, each row carries
+        the uploader's description, where an abridged edition MAM did not flag may be said."""
         ids = sorted({LANGUAGE_IDS[c] for c in (x.upper() for x in languages) if c in LANGUAGE_IDS})
         body = {
             "tor": {
@@ -469,7 +471,7 @@ class MamClient:
             },
             "perpage": perpage,  # at the top level: inside `tor` MAM ignores it
             "isbn": True,
-            "description": False,
+            "description": description,
             "dlLink": False,
         }
         raw = json.dumps(body).encode()  # the exact bytes: a re-encoded body gets an empty answer
@@ -495,19 +497,28 @@ class MamClient:
             len(rows) - len(releases),
         )
 
-    async def search_all(
+    async def pages(
         self, text: str, *, pages: int = 3, perpage: int = 100, **options: Any
-    ) -> list[Release]:
-        """Up to `pages` pages; `startNumber` moves by the rows actually returned."""
-        releases: list[Release] = []
+    ) -> AsyncIterator[SearchPage]:
+        """Up to `pages` pages, one request each; `startNumber` moves by the rows actually returned, and
+        the last page is the one that reaches `found` (or comes back empty)."""
         start = 0
         for _ in range(pages):
             page = await self.search(text, start=start, perpage=perpage, **options)
-            releases.extend(page.releases)
+            yield page
             start += page.rows
             if page.rows == 0 or start >= page.found:
-                break
-        return releases
+                return
+
+    async def search_all(
+        self, text: str, *, pages: int = 3, perpage: int = 100, **options: Any
+    ) -> list[Release]:
+        """The releases of up to `pages` pages."""
+        return [
+            r
+            async for page in self.pages(text, pages=pages, perpage=perpage, **options)
+            for r in page.releases
+        ]
 
     # -- download, account -----------------------------------------------------------------
 

@@ -196,6 +196,9 @@ def parse_row(raw: Any) -> Release | None:
         duration_s=parse_duration(general.get("Duration")),
         isbn=isbn.strip() if isbn else None,
         asin=asin,
+        tags=raw["tags"] if isinstance(raw.get("tags"), str) else "",
+        description=raw["description"] if isinstance(raw.get("description"), str) else "",
+        file_title=general["Title"].strip() if isinstance(general.get("Title"), str) else None,
         problems=tuple(problems),
     )
 

@@ -61,6 +61,10 @@ LogFormat = Literal["auto", "console", "journal", "json"]
 AudioFormat = Literal["m4b", "mp3", "m4a", "aac", "flac", "ogg", "opus", "wma"]
 FreeleechPolicy = Literal["any", "prefer", "only"]
 WedgePolicy = Literal["never", "prefer", "require"]
+DramatizedPolicy = Literal["never", "fallback", "allow"]
+Preference = Literal["freeleech", "narrator", "format", "seeders", "bitrate"]
+# how acceptable releases are ranked when `rules.prefer` does not say otherwise: what mamd always did
+DEFAULT_PREFERENCES: tuple[Preference, ...] = ("freeleech", "narrator", "format", "seeders", "bitrate")
 ImportMethod = Literal["hardlink", "copy"]
 NotifyEvent = Literal["grabbed", "imported", "failed", "guard", "spent", "config"]
 
@@ -253,6 +257,20 @@ class RulesConfig:
     wedges: WedgeRules = field(default_factory=WedgeRules, metadata=meta("freeleech wedge policy"))
     prefer_narrators: tuple[str, ...] = field(
         default=(), metadata=meta("narrators preferred when choosing", free_text=True)
+    )
+    dramatized: DramatizedPolicy = field(
+        default="fallback",
+        metadata=meta(
+            "full-cast and dramatised productions: never, fallback (only when no standard narration "
+            "passes the rules) or allow"
+        ),
+    )
+    prefer: tuple[Preference, ...] = field(
+        default=DEFAULT_PREFERENCES,
+        metadata=meta(
+            "the order in which acceptable releases are compared; unnamed ones follow in the default "
+            "order (freeleech, narrator, format, seeders, bitrate)"
+        ),
     )
 
 

@@ -77,6 +77,8 @@ def _type(hint: Any, meta: typing.Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "array", "items": item}
         if meta.get("min_items"):
             out["minItems"] = meta["min_items"]
+        if get_origin(get_args(hint)[0]) is Literal:
+            out["uniqueItems"] = True  # the loader refuses a choice listed twice
         return out
     if origin is Literal:
         return {"enum": list(get_args(hint))}

@@ -63,7 +63,8 @@ def roman_to_int(token: str) -> int | None:
     return total
 
 
-def _strip_accents(text: str) -> str:
+def unaccented(text: str) -> str:
+    """`Les Misérables` → `Les Miserables`, `Stanisław` → `Stanislaw`; case and punctuation kept."""
     if text.isascii():
         return text  # most titles: nothing to decompose
     decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
@@ -73,7 +74,7 @@ def _strip_accents(text: str) -> str:
 @lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower case, no accents or punctuation, `&` as `and`, numbers without padding or Roman letters."""
-    text = _strip_accents(text).translate(_APOSTROPHES).casefold()
+    text = unaccented(text).translate(_APOSTROPHES).casefold()
     text = " ".join(_NON_WORD.sub(" ", text.replace("'", "").replace("&", " and ")).split())
     # substitutions over the whole string run in C: a large library folds tens of thousands of titles
     text = _ZERO_PADDING.sub("", text)

@@ -11,8 +11,14 @@ ABRIDGED_FLAG = 32
 DRAMATIZATION = 10  # the new taxonomy's "Dramatization/Full Cast" content tag
 VIP_CLASSES = frozenset({"vip", "elite vip"})
 AUDIO_FORMATS = frozenset({"m4b", "mp3", "m4a", "aac", "flac", "ogg", "opus", "wma", "wav"})
-_ABRIDGED = re.compile(r"\babridged\b", re.IGNORECASE)  # "unabridged" has no word boundary before it
-_DRAMATISED = re.compile(r"dramati[sz]ed|dramati[sz]ation|full[- ]cast|bbc radio", re.IGNORECASE)
+_ABRIDGED = re.compile(r"\babridged\b|\(abr\.?\)", re.IGNORECASE)  # "unabridged" has no boundary before it
+# an uploader's description or tags that call the recording abridged; "non-abridged" and "not abridged"
+# say the opposite, and a text that also says "unabridged" is describing another edition beside it
+_ABRIDGED_TEXT = re.compile(r"(?<![\w-])(?<!not )(?<!non )abridged\b", re.IGNORECASE)
+_UNABRIDGED = re.compile(r"unabridged", re.IGNORECASE)
+_DRAMATISED = re.compile(
+    r"dramati[sz]ed|dramati[sz]ation|full[- ]cast|bbc radio|graphic ?audio", re.IGNORECASE
+)
 # words that mark a production only where they label the title (brackets or a subtitle): a book may
 # be called "Radio Silence" or "The Drama of the Gifted Child"
 _PRODUCTION = re.compile(r"\b(radio|audio|original)\s+(drama|play)\b|\baudioplay\b", re.IGNORECASE)
@@ -54,11 +60,21 @@ class Release:
     duration_s: int | None = None
     isbn: str | None = None
     asin: str | None = None
+    tags: str = ""  # the uploader's free text
+    description: str = ""  # HTML, when the search asked for it
+    file_title: str | None = None  # the title tag of the (first) file, from mediainfo
     problems: tuple[str, ...] = field(default=(), compare=False)  # fields that could not be read
 
     @property
     def abridged(self) -> bool:
-        return bool(self.browseflags & ABRIDGED_FLAG) or bool(_ABRIDGED.search(self.title))
+        if self.browseflags & ABRIDGED_FLAG or _ABRIDGED.search(self.title):
+            return True
+        return any(_ABRIDGED_TEXT.search(text) and not _UNABRIDGED.search(text) for text in self.notes)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the uploader wrote about the release besides its title: tags and description."""
+        return tuple(text for text in (self.tags, self.description) if text)
 
     @property
     def audiobook(self) -> bool:
@@ -70,7 +86,12 @@ class Release:
 
     @property
     def dramatized(self) -> bool:
-        if DRAMATIZATION in self.categories or _DRAMATISED.search(self.title):
+        """A full-cast or dramatised production: MAM's category 10, or the title, the tags or the
+        narrators say so (GraphicAudio and "Full Cast" are credited as narrators). The description is
+        not read: a blurb may mention a radio version of the book it describes."""
+        if DRAMATIZATION in self.categories:
+            return True
+        if any(_DRAMATISED.search(text) for text in (self.title, self.tags, *self.narrators)):
             return True
         labels = " ".join(a or b for a, b in _LABELS.findall(self.title))
         return bool(_PRODUCTION.search(labels))

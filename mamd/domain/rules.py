@@ -5,15 +5,28 @@ way. Freeleech is judged for this user (free for all, bought, or VIP-free for a 
 a wedge is only ever planned for a torrent that is not free already, is large enough to be
 worth one, and leaves the reserve untouched (Prowlarr issue #2536: wedges spent on VIP
 torrents are wasted).
+
+Acceptable releases are compared one preference at a time, in the order of `rules.prefer`
+(the ones it leaves out follow in the default order): freeleech, a preferred narrator, the
+format's place in `rules.formats`, seeders counted in doublings (so 9 and 13 seeders rank
+alike), bitrate; then a title and author spelled as wanted before one spelled differently.
+The score encodes that order, two digits per preference, so sorting by it ranks as the rules do.
+
+Some decisions need the other releases: a dramatised production under `rules.dramatized:
+fallback` is taken only when no standard narration passes the rules; a release that does not
+name the wanted series position is refused when another release with the same title is numbered
+in an unrelated series (two books share the title); one crediting only some of the wanted
+authors is refused when another credits them all.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from mamd.config.model import RulesConfig
+from mamd.config.model import DEFAULT_PREFERENCES, AudioFormat, Preference, RulesConfig
 from mamd.domain.matching import Match, Want, match
 from mamd.domain.normalize import name_key
 from mamd.domain.release import Release
@@ -36,6 +49,13 @@ class Decision:
     bundle: bool = False
     free: bool = False  # freeleech for this user before any wedge
     use_wedge: bool = False
+    # what the matcher said, kept as plain values (a search decides on thousands of releases)
+    matched: bool = False
+    dramatised: bool = False
+    confirmed: bool = False  # it names the wanted series position
+    all_authors: bool = True
+    other_series: str | None = None
+    matched_reasons: int = 0  # how many of `reasons` are the matcher's
 
     @property
     def freeleech(self) -> bool:
@@ -49,8 +69,62 @@ class Choice:
     decisions: tuple[Decision, ...]  # every release, best first
 
 
+def _said(found: Match) -> dict[str, Any]:
+    """The matcher's verdict as the fields of a decision."""
+    return {
+        "matched": found.ok,
+        "dramatised": found.dramatised,
+        "confirmed": found.confirmed,
+        "all_authors": found.all_authors,
+        "other_series": found.other_series,
+        "matched_reasons": len(found.reasons),
+    }
+
+
 def _refuse(release: Release, found: Match, *reasons: str) -> Decision:
-    return Decision(release, False, 0.0, (*found.reasons, *reasons), found.bundle, False, False)
+    return Decision(release, False, 0.0, (*found.reasons, *reasons), found.bundle, **_said(found))
+
+
+def preference_order(rules: RulesConfig) -> tuple[Preference, ...]:
+    """`rules.prefer` as written, then the preferences it leaves out in the default order."""
+    return (*rules.prefer, *(p for p in DEFAULT_PREFERENCES if p not in rules.prefer))
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def _ranking(
+    release: Release, found: Match, rules: RulesConfig, fmt: AudioFormat, free: bool, wedge: bool
+) -> tuple[float, list[str]]:
+    """The score that orders acceptable releases by the rules' preferences, and each one's reason."""
+    levels: dict[Preference, tuple[int, str]] = {}
+    if rules.freeleech == "prefer":
+        levels["freeleech"] = (
+            (2, "freeleech for this account")
+            if free
+            else (1, "a wedge makes it freeleech")
+            if wedge
+            else (0, "not freeleech")
+        )
+    if rules.prefer_narrators:
+        preferred = {name_key(n) for n in rules.prefer_narrators}
+        hit = next((n for n in release.narrators if name_key(n) in preferred), None)
+        levels["narrator"] = (1, f"{hit}, a preferred narrator") if hit else (0, "not a preferred narrator")
+    place = rules.formats.index(fmt)
+    levels["format"] = (len(rules.formats) - place, f"{fmt}, {_ordinal(place + 1)} of rules.formats")
+    levels["seeders"] = (min(15, int(math.log2(1 + release.seeders))), f"{release.seeders}")
+    kbps = (release.bitrate or 0) // 1000
+    levels["bitrate"] = (min(99, kbps // 8), f"{kbps}k" if kbps else "unknown")
+    order = [p for p in preference_order(rules) if p in levels]
+    spelled = 0 if "spelled differently" in " ".join(found.reasons) else 1
+    score = 0.0
+    for preference in order:
+        score = score * 100 + levels[preference][0]
+    reasons = [f"ranked by rules.prefer: {', then '.join(order)}; then by spelling"]
+    reasons += [f"{preference}: {levels[preference][1]}" for preference in order]
+    return score * 10 + spelled, reasons
 
 
 def decide(
@@ -58,9 +132,11 @@ def decide(
 ) -> Decision:
     found = match(want, release)
     if not found.ok:
-        return Decision(release, False, 0.0, found.reasons)
+        return Decision(release, False, 0.0, found.reasons, **_said(found))
     if release.my_snatched:
         return _refuse(release, found, "this account has downloaded it before")
+    if found.dramatised and rules.dramatized == "never":
+        return _refuse(release, found, "a dramatised production (rules.dramatized is never)")
     accepted_languages = {code.upper() for code in languages}
     if release.lang_code and release.lang_code.upper() not in accepted_languages:
         return _refuse(release, found, f"in {release.lang_code}, not {', '.join(sorted(accepted_languages))}")
@@ -92,25 +168,9 @@ def decide(
         return _refuse(release, found, wedge)
     if rules.freeleech == "only" and not (free or wedge):
         return _refuse(release, found, "not freeleech for this account (rules.freeleech is only)")
-    reasons = list(found.reasons)
-    score = 10.0 * (len(rules.formats) - rules.formats.index(formats[0]))
-    reasons.append(f"format {formats[0]}")
-    if free:
-        reasons.append("freeleech for this account")
-    elif wedge:
-        reasons.append("a wedge makes it freeleech")
-    if rules.freeleech == "prefer" and (free or wedge):
-        score += 50 if free else 40
-    preferred = {name_key(n) for n in rules.prefer_narrators}
-    if preferred & {name_key(n) for n in release.narrators}:
-        score += 20
-        reasons.append("a preferred narrator")
-    score += min(10.0, math.log2(1 + release.seeders))
-    if release.bitrate:
-        score += min(5.0, release.bitrate / 64_000)
-    if "spelled differently" in " ".join(found.reasons):
-        score -= 5
-    return Decision(release, True, round(score, 2), tuple(reasons), found.bundle, free, bool(wedge))
+    score, ranked = _ranking(release, found, rules, formats[0], free, wedge)
+    reasons = (*found.reasons, *ranked)
+    return Decision(release, True, score, reasons, found.bundle, free, bool(wedge), **_said(found))
 
 
 def _plan_wedge(release: Release, free: bool, rules: RulesConfig, account: AccountView) -> bool | str:
@@ -137,13 +197,51 @@ def choose(
     account: AccountView,
 ) -> Choice:
     codes = tuple(languages)
-    decisions = sorted(
-        (decide(want, release, rules, codes, account) for release in releases),
-        key=lambda d: (d.accepted, d.score, d.release.seeders, -d.release.id),
-        reverse=True,
+    decisions = _among_others([decide(want, release, rules, codes, account) for release in releases], rules)
+    # refused releases of the book (by the rules) before those that are not the book: the closest first
+    decisions.sort(
+        key=lambda d: (d.accepted, d.score, d.matched, d.release.seeders, -d.release.id), reverse=True
     )
     best = decisions[0] if decisions and decisions[0].accepted else None
     return Choice(best, tuple(decisions))
+
+
+def _among_others(decisions: list[Decision], rules: RulesConfig) -> list[Decision]:
+    """The decisions that depend on the other releases of the search (see the module's docstring)."""
+    others = sorted({d.other_series for d in decisions if d.other_series})
+    all_credited = any(d.matched and d.all_authors for d in decisions)
+    told: list[Decision] = []
+    for decision in decisions:
+        if decision.accepted and others and not decision.confirmed:
+            decision = _overrule(
+                decision,
+                f"another book by the author has this title ({others[0]}), and this one names "
+                "no series position that tells them apart",
+            )
+        elif decision.accepted and all_credited and not decision.all_authors:
+            decision = _overrule(decision, "another release credits every wanted author")
+        told.append(decision)
+    if rules.dramatized != "fallback":
+        return told
+    standard = any(d.accepted and not d.dramatised for d in told)
+    out = []
+    for decision in told:
+        if decision.accepted and decision.dramatised:
+            if standard:
+                decision = _overrule(
+                    decision, "a standard narration passes the rules (rules.dramatized is fallback)"
+                )
+            else:
+                fallback = "taken only because no standard narration passes the rules"
+                decision = replace(decision, reasons=(*decision.reasons, fallback))
+        out.append(decision)
+    return out
+
+
+def _overrule(decision: Decision, reason: str) -> Decision:
+    """Refused after all, for what another release shows: the match's reasons and why."""
+    kept = decision.reasons[: decision.matched_reasons]
+    return replace(decision, accepted=False, score=0.0, reasons=(*kept, reason), free=False, use_wedge=False)
 
 
 def _size(size: int) -> str:

@@ -1,8 +1,9 @@
 """The `search` job: look for each wanted book on MAM, decide, and grab the best release.
 
-Per book, a short cascade of searches (title and author; title alone; series and author)
-stops at the first that yields an acceptable release. Every release seen gets a recorded
-decision. The best one is grabbed only if the budgets allow it: its .torrent bytes go to
+Per book, a short cascade of searches (`mamd.domain.queries`: title and author, title alone,
+series and author, other spellings, then the author's newest audiobooks) stops at the first
+that yields a release it is sure of, within a bound on requests. Every release seen gets a
+recorded decision. The best one is grabbed only if the budgets allow it: its .torrent bytes go to
 qBittorrent as a file, with mamd's category, tags and save path, and the grab is recorded
 with the book it is for, which the importer uses later. A miss is searched again later,
 less and less often. Followed authors, series and narrators are searched newest first
@@ -25,12 +26,14 @@ from mamd.domain.account import AccountSnapshot
 from mamd.domain.book import BookMeta
 from mamd.domain.budget import BudgetFacts, blocked
 from mamd.domain.discovery import OwnedIndex, WantSpec, series_want_key, title_want_key
-from mamd.domain.matching import Want, strip_series_prefix
-from mamd.domain.normalize import name_key, series_key, split_names
+from mamd.domain.matching import Want, people, strip_series_prefix
+from mamd.domain.normalize import name_key, series_key
+from mamd.domain.queries import words
 from mamd.domain.release import Release
-from mamd.domain.rules import AccountView, Choice, Decision, choose
+from mamd.domain.rules import AccountView, Choice, Decision
 from mamd.domain.sequence import format_position, parse_sequence
 from mamd.jobs import guard
+from mamd.jobs.cascade import find
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext
@@ -39,13 +42,11 @@ from mamd.store.wanted import WantedBook
 log = get_logger(__name__)
 
 BOOKS_PER_RUN = 50
-PAGES_PER_QUERY = 2
 MISS_BACKOFF_S = (6 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400, 14 * 86400, 30 * 86400)
 BLOCKED_RETRY_S = 3600.0
 FAILED_RETRY_S = 3600.0
 FOLLOW_EVERY_S = 86400.0
 FOLLOW_NEW_PER_RUN = 10
-_QUERY_NOISE = re.compile(r"[^\w'&]+")
 
 
 @dataclass
@@ -62,16 +63,13 @@ class Run:
     skipped: int = 0
     blocked: int = 0
     follows_added: int = 0
+    requests: int = 0  # MAM searches sent for the wanted books
+    most_requests: int = 0  # the most sent for one book
 
 
 def _want(book: WantedBook) -> Want:
-    return Want(
-        book.title, tuple(split_names(book.author)) or (book.author,), book.series, book.position, book.asin
-    )
-
-
-def _query(*parts: str | None) -> str:
-    return " ".join(_QUERY_NOISE.sub(" ", p).strip() for p in parts if p).strip()
+    authors = tuple(people(book.author)) or (book.author,)
+    return Want(book.title, authors, book.series, book.position, book.asin)
 
 
 def _miss_delay(attempts: int) -> float:
@@ -111,6 +109,8 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         "skipped": search.skipped,
         "blocked": search.blocked,
         "follows_added": search.follows_added,
+        "requests": search.requests,
+        "most_requests_per_book": search.most_requests,
     }
 
 
@@ -130,57 +130,33 @@ async def _facts(runtime: Runtime, snapshot: AccountSnapshot | None) -> BudgetFa
     return BudgetFacts(await runtime.torrents.grabs_since(since), active, free, snapshot)
 
 
-async def _releases(search: Run, book: WantedBook, want: Want) -> tuple[list[Release], Choice]:
-    """The releases of the cascade's searches, stopping at the first search with an acceptable one."""
-    runtime = search.runtime
-    settings = runtime.config
-    author = want.authors[0] if want.authors else ""
-    queries: list[tuple[str, tuple[str, ...]]] = []
-    if book.title:
-        queries.append((_query(book.title, author), ("title", "author")))
-        queries.append((_query(book.title), ("title",)))
-    if book.series and book.position:
-        queries.append((_query(book.series, author), ("series", "author")))
-    seen: dict[int, Release] = {}
-    choice = Choice(None, ())
-    account = (
-        AccountView(search.snapshot.classname, search.snapshot.wedges) if search.snapshot else AccountView()
-    )
-    for text, fields in queries:
-        found = await search.mam.search_all(
-            text,
-            fields=fields,
-            languages=settings.mam.languages,
-            active_only=settings.rules.min_seeders > 0,
-            pages=PAGES_PER_QUERY,
-        )
-        seen.update({r.id: r for r in found})
-        choice = choose(want, seen.values(), settings.rules, settings.mam.languages, account)
-        if choice.best is not None:
-            break
-    return list(seen.values()), choice
-
-
 async def _search_book(search: Run, book: WantedBook) -> None:
     runtime, now = search.runtime, search.context.clock.now()
     want = _want(book)
     await runtime.wanted.set_state(book.id, "searching", None, now)
     try:
-        _, choice = await _releases(search, book, want)
+        snapshot = search.snapshot
+        account = AccountView(snapshot.classname, snapshot.wedges) if snapshot else AccountView()
+        found = await find(search.mam, runtime.config, account, want, book)
     except UpstreamError as exc:
         await runtime.wanted.searched(
             book.id, book.state, f"search interrupted: {exc.message}", now + FAILED_RETRY_S, now
         )
         raise
     search.searched += 1
+    search.requests += found.requests
+    search.most_requests = max(search.most_requests, found.requests)
     now = search.context.clock.now()
+    choice = found.choice
     await runtime.candidates.record(book.id, choice, now)
     best = choice.best
+    # one line per book: what the cascade cost and what it found
+    shown = {"chosen": best.release.id} if best else {"why": _why_none(choice)}
+    log.info("search.book", wanted=book.id, book=want.label, requests=found.requests, **shown)
     if best is None:
         why = _why_none(choice)
         await runtime.wanted.searched(book.id, "skipped", why, now + _miss_delay(book.attempts), now)
         search.skipped += 1
-        log.info("search.nothing_acceptable", wanted=book.id, book=want.label, why=why)
         return
     if search.owned.owns(book.spec) or await _owned_now(runtime, book):
         await runtime.wanted.apply([], {}, [book.id], now)
@@ -340,7 +316,7 @@ async def _follow(search: Run) -> None:
     existing = {book.key for book in await runtime.wanted.all()}
     for kind, name in follows:
         releases = await search.mam.search_all(
-            _query(name),
+            words(name),
             fields=FIELDS[kind],
             languages=settings.mam.languages,
             sort="dateDesc",

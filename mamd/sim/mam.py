@@ -33,6 +33,7 @@ from mamd.sim.mam_downloads import DOWNLOAD_LIMIT, DOWNLOAD_WINDOW, DownloadReco
 from mamd.sim.mam_faults import MamFaults
 from mamd.sim.mam_requests import RequestLog, request_log_middleware
 from mamd.sim.mam_rows import Row, render_row
+from mamd.sim.mam_search import SearchQuery
 from mamd.sim.mam_seedbox import Seedbox
 from mamd.sim.mam_session import Rejection, Session, session_middleware
 from mamd.sim.mam_state import STATE, MamState
@@ -133,6 +134,11 @@ class MamSimulator:
     @property
     def requests(self) -> RequestLog:
         return self.state.requests
+
+    @property
+    def searches(self) -> list[tuple[SearchQuery, int]]:
+        """The latest searches answered (up to 1,000), oldest first, each with how many rows matched."""
+        return self.state.searches
 
     @property
     def downloads(self) -> list[DownloadRecord]:

@@ -39,6 +39,17 @@ The traps around them:
 | 900120 | "The Colour of Magic" (Discworld #1): `my_snatched` 1 |
 | 900121 | "Nemesis Games" (The Expanse #5): no seeders |
 
+Titles MAM spells otherwise than a library may (MAM's search folds none of it, `mam_search`):
+
+| id | row |
+|---|---|
+| 900122 | "Les Misérables" — Victor Hugo, with its accent |
+| 900123 | "Pride & Prejudice" — Jane Austen, with `&` |
+| 900124 | "11/22/63" — Stephen King, with slashes; 900125–900127 are newer King books |
+| 900128 | "Shogun" — James Clavell, without the macron |
+| 900129 | "Ender’s Game" — Orson Scott Card, with a typographic apostrophe |
+| 900130 | "Nemesis" — Jo Nesbø, Harry Hole #4, with ø in the author's name |
+
 Author, narrator and series ids of these rows are stable too (Sanderson 8001, Pratchett 8002, Le Guin 8003,
 Corey 8004; Mistborn 7001, Discworld 7002, Earthsea 7003, The Expanse 7004).
 """
@@ -66,6 +77,12 @@ PRATCHETT = Credit(8002, "Terry Pratchett")
 LE_GUIN = Credit(8003, "Ursula K. Le Guin")
 COREY = Credit(8004, "James S. A. Corey")
 ASHDOWN = Credit(8005, "Rowan Ashdown")
+HUGO = Credit(8006, "Victor Hugo")
+AUSTEN = Credit(8007, "Jane Austen")
+KING = Credit(8008, "Stephen King")
+CLAVELL = Credit(8009, "James Clavell")
+CARD = Credit(8010, "Orson Scott Card")
+NESBO = Credit(8011, "Jo Nesbø")
 KRAMER = Credit(9001, "Michael Kramer")
 IMRIE = Credit(9002, "Celia Imrie")
 STERLIN = Credit(9003, "Jenny Sterlin")
@@ -197,6 +214,26 @@ def handwritten_rows() -> list[Row]:
               seeders=26, category=99, my_snatched=1),
         _book(900121, "Nemesis Games", COREY, narrator=MAYS, series=(EXPANSE, "The Expanse", "5"),
               duration="18:56:21", added="2021-06-10 10:06:21", seeders=0, leechers=0, category=47),
+        # -- spelled otherwise ----------------------------------------------------------------------
+        _book(900122, "Les Misérables", HUGO, narrator=Credit(9106, "George Guidall"), duration="57:34:00",
+              added="2016-02-02 12:00:00", seeders=14, category=45),
+        _book(900123, "Pride & Prejudice", AUSTEN, narrator=Credit(9107, "Rosamund Pike"),
+              duration="11:35:00", added="2017-05-05 09:30:00", seeders=33, category=45),
+        _book(900124, "11/22/63", KING, narrator=Credit(9108, "Craig Wasson"), duration="30:44:00",
+              added="2016-11-22 22:11:00", seeders=26, category=98),
+        _book(900125, "Holly", KING, narrator=Credit(9109, "Justine Lupe"), duration="15:33:00",
+              added="2023-09-05 10:00:00", seeders=40, category=40),
+        _book(900126, "Billy Summers", KING, narrator=Credit(9110, "Thomas Mann"), duration="19:08:00",
+              added="2021-08-03 10:00:00", seeders=30, category=40),
+        _book(900127, "Fairy Tale", KING, narrator=Credit(9111, "Seth Numrich"), duration="24:08:00",
+              added="2022-09-06 10:00:00", seeders=35, category=41),
+        _book(900128, "Shogun", CLAVELL, narrator=Credit(9112, "Ralph Lister"), duration="53:06:00",
+              added="2018-03-03 03:03:00", seeders=12, category=98),
+        _book(900129, "Ender’s Game", CARD, narrator=Credit(9113, "Stefan Rudnicki"), duration="11:59:00",
+              added="2019-01-01 01:01:00", seeders=44, category=47),
+        _book(900130, "Nemesis", NESBO, narrator=Credit(9114, "Sean Barrett"),
+              series=(7005, "Harry Hole", "4"), duration="15:03:00", added="2020-04-04 04:04:00", seeders=9,
+              category=40),
     ]  # fmt: skip
 
 

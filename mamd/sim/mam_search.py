@@ -2,10 +2,15 @@
 
 Pure functions over the catalogue; the handler only reads the body and sends the answer.
 
-- Text: case-insensitive; every word of `tor.text` must appear somewhere in the fields chosen by `srchIn`
-  (the object form `{"title": "true", …}` or the list form `["title", …]`; default title, author, narrator
-  and series). Words are matched as substrings, which is close enough to MAM's full-text search for a
-  client's purposes; an empty text lists everything that passes the filters (a "browse").
+- Text: every word of `tor.text` must be a word of the fields chosen by `srchIn` (the object form
+  `{"title": "true", …}` or the list form `["title", …]`; default title, author, narrator and series); an
+  empty text lists everything that passes the filters (a "browse"). MAM's search is a plain full-text
+  match, and the simulator folds no more than it does: case only. Words are split at spaces and lose the
+  punctuation around them (`Reach:` is `reach`), but keep what is inside (`11/22/63`, `Warhawk's`,
+  `J.R.R`); `&` is a word of its own, and accented letters stay as written. So `Les Miserables` does not
+  find `Les Misérables`, `and` does not find `&`, `11.22.63` does not find `11/22/63`, `02` is not `2`,
+  and a straight apostrophe is not a curly one: seshat's notes on MAM's index (apostrophes kept inside
+  words, `2` and `02` and spaced initials told apart), and searches that missed such titles on MAM.
 - Filters: `main_cat`, `cat` (`"0"` = every sub-category), `browse_lang`, `browseFlagsHideVsShow` with
   `browseFlags`, `searchType`, `startDate` / `endDate`, and `id` (one torrent).
 - Sorting: `default` (newest first), `random` (stable for one query, so pages do not overlap), and
@@ -23,6 +28,7 @@ Pure functions over the catalogue; the handler only reads the body and sends the
 from __future__ import annotations
 
 import random
+import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +40,8 @@ MAX_PERPAGE = 1000
 FIELDS = frozenset({"title", "author", "narrator", "series", "description", "tags", "filenames"})
 DEFAULT_FIELDS = frozenset({"title", "author", "narrator", "series"})
 _TRUE = (True, 1, "1", "true", "True", "on", "yes")
+# what a word loses at its ends; `&` stays a word, as MAM shows it
+_EDGES = string.punctuation.replace("&", "") + "“”‘’«»…"
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,7 @@ def parse_query(body: Mapping[str, Any], *, string_start_number: bool = True) ->
     )
 
 
-def _haystack(row: Row, fields: frozenset[str], filenames: Callable[[Row], Iterable[str]]) -> str:
+def _haystack(row: Row, fields: frozenset[str], filenames: Callable[[Row], Iterable[str]]) -> frozenset[str]:
     parts: list[str] = []
     if "title" in fields:
         parts.append(row.title)
@@ -148,11 +156,12 @@ def _haystack(row: Row, fields: frozenset[str], filenames: Callable[[Row], Itera
         parts.append(row.tags)
     if "filenames" in fields:
         parts.extend(filenames(row))
-    return "\n".join(parts).lower()
+    return frozenset(_words("\n".join(parts)))
 
 
 def _words(text: str) -> list[str]:
-    return [word for word in (raw.strip("\"'").lower() for raw in text.split()) if word]
+    """The words MAM matches: split at spaces, lower case, without the punctuation around them."""
+    return [word for word in (raw.strip(_EDGES) for raw in text.lower().split()) if word]
 
 
 def _search_type(row: Row, search_type: str) -> bool:
@@ -171,16 +180,41 @@ def _search_type(row: Row, search_type: str) -> bool:
     return True  # all, nMeta, nMeta2 and anything unknown
 
 
-Haystacks = dict[tuple[int, frozenset[str]], str]  # a row's searchable text by (tid, fields)
+class WordIndex:
+    """Which rows hold each word, for each set of fields searched: a search looks up its words instead of
+    reading every row. Built on first use per set of fields, and again when rows come or go (the text of a
+    row never changes: the simulator's controls change only its numbers)."""
+
+    def __init__(self) -> None:
+        self._postings: dict[frozenset[str], dict[str, set[int]]] = {}
+        self._rows: frozenset[int] = frozenset()
+
+    def rows_with(
+        self,
+        rows: Mapping[int, Row],
+        fields: frozenset[str],
+        words: list[str],
+        filenames: Callable[[Row], Iterable[str]],
+    ) -> list[Row]:
+        if self._rows != rows.keys():
+            self._postings.clear()
+            self._rows = frozenset(rows)
+        postings = self._postings.get(fields)
+        if postings is None:
+            postings = self._postings[fields] = {}
+            for row in rows.values():
+                for word in _haystack(row, fields, filenames):
+                    postings.setdefault(word, set()).add(row.id)
+        found: set[int] | None = None
+        for word in sorted(set(words), key=lambda w: len(postings.get(w, ()))):
+            found = set(postings.get(word, ())) if found is None else found & postings.get(word, set())
+            if not found:
+                return []
+        return [rows[tid] for tid in found or ()]
 
 
-def matches(
-    row: Row,
-    query: SearchQuery,
-    filenames: Callable[[Row], Iterable[str]],
-    words: list[str] | None = None,
-    haystacks: Haystacks | None = None,
-) -> bool:
+def passes_filters(row: Row, query: SearchQuery) -> bool:
+    """Everything but the words: categories, language, flags, dates, the search type, one torrent's id."""
     if query.torrent_id and row.id != query.torrent_id:
         return False
     if query.main_cats and row.main_cat not in query.main_cats:
@@ -196,17 +230,7 @@ def matches(
     day = row.added[:10]
     if (query.start_date and day < query.start_date) or (query.end_date and day > query.end_date):
         return False
-    if not _search_type(row, query.search_type):
-        return False
-    words = _words(query.text) if words is None else words
-    if not words:
-        return True
-    if haystacks is None:
-        haystack = _haystack(row, query.fields, filenames)
-    else:
-        key = (row.id, query.fields)
-        haystack = haystacks.get(key) or haystacks.setdefault(key, _haystack(row, query.fields, filenames))
-    return all(word in haystack for word in words)
+    return _search_type(row, query.search_type)
 
 
 _SORT_KEYS: dict[str, Callable[[Row], Any]] = {
@@ -234,15 +258,19 @@ def sort_rows(rows: list[Row], sort_type: str, *, shuffle_seed: str) -> list[Row
 
 
 def search(
-    rows: Iterable[Row],
+    rows: Mapping[int, Row],
     query: SearchQuery,
     filenames: Callable[[Row], Iterable[str]] = lambda row: (),
-    haystacks: Haystacks | None = None,
+    index: WordIndex | None = None,
 ) -> tuple[list[Row], int]:
-    """The rows of the requested page and the number of matches in all; `haystacks` keeps each row's
-    searchable text between searches (the text fields of a row never change)."""
+    """The rows of the requested page and the number of matches in all; `index` keeps the rows' words
+    between searches."""
     words = _words(query.text)
-    found = [row for row in rows if matches(row, query, filenames, words, haystacks)]
+    if not words:
+        candidates: Iterable[Row] = rows.values()
+    else:
+        candidates = (index or WordIndex()).rows_with(rows, query.fields, words, filenames)
+    found = [row for row in candidates if passes_filters(row, query)]
     ordered = sort_rows(found, query.sort_type, shuffle_seed=f"{query.text}|{query.search_type}")
     return ordered[query.start : query.start + query.perpage], len(found)
 

@@ -12,6 +12,7 @@ from mamd.sim.mam_downloads import Downloads
 from mamd.sim.mam_faults import MamFaults
 from mamd.sim.mam_requests import RequestLog
 from mamd.sim.mam_rows import Row
+from mamd.sim.mam_search import SearchQuery, WordIndex
 from mamd.sim.mam_seedbox import Seedbox
 from mamd.sim.mam_session import Session
 from mamd.sim.mam_store import Store
@@ -32,7 +33,8 @@ class MamState:
     old_unsat_shape: bool = False
     string_start_number: bool = True
     announces: int = 0
-    haystacks: dict[tuple[int, frozenset[str]], str] = field(default_factory=dict)  # the search's text
+    words: WordIndex = field(default_factory=WordIndex)  # which rows hold each word
+    searches: list[tuple[SearchQuery, int]] = field(default_factory=list)  # each search and its matches
 
 
 STATE = web.AppKey("mam_state", MamState)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +39,32 @@ class CandidateRow:
         }
 
 
+@dataclass(frozen=True)
+class ChosenRelease:
+    """The release chosen for a wanted book at its last search (grabbed, or blocked by a budget)."""
+
+    mam_id: int
+    title: str
+    decided_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"torrent_id": self.mam_id, "title": self.title, "decided_at": iso(self.decided_at)}
+
+
 class Candidates:
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    async def chosen(self, wanted_ids: Iterable[int]) -> dict[int, ChosenRelease]:
+        """The chosen release of each of these wanted books that has one, by wanted id."""
+        rows = await self._store.fetchall(
+            """
+            SELECT wanted_id, mam_id, title, decided_at FROM candidates
+            WHERE chosen = 1 AND wanted_id IN (SELECT value FROM json_each(?))
+            """,
+            (json.dumps(list(wanted_ids)),),
+        )
+        return {int(r[0]): ChosenRelease(int(r[1]), r[2], r[3]) for r in rows}
 
     async def record(self, wanted_id: int, choice: Choice, now: float) -> None:
         """Replace what was decided for this book by this search's decisions."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
 from mamd.schedule import AlreadyRunning, UnknownJob
+from mamd.store.candidates import ChosenRelease
 from mamd.store.wanted import STATES
 from mamd.web.errors import fail
 from mamd.web.keys import runtime_of
@@ -55,6 +57,11 @@ async def events(request: web.Request) -> web.Response:
     return web.json_response(runtime.redactor.value(body))
 
 
+def _with_chosen(book: dict[str, Any], chosen: ChosenRelease | None) -> dict[str, Any]:
+    """A wanted book with the release chosen for it at its last search (grabbed, or blocked), or null."""
+    return {**book, "chosen": chosen.as_dict() if chosen else None}
+
+
 async def wanted_list(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
     state = request.query.get("state") or None
@@ -63,8 +70,9 @@ async def wanted_list(request: web.Request) -> web.Response:
     limit = whole_number(request.query.get("limit", "200"), "`limit`", 1, MAX_WANTED)
     after = whole_number(request.query.get("after", "0"), "`after`")
     books = await runtime.wanted.page(state, limit, after)
+    chosen = await runtime.candidates.chosen(book.id for book in books)
     body = {
-        "wanted": [book.as_dict() for book in books],
+        "wanted": [_with_chosen(book.as_dict(), chosen.get(book.id)) for book in books],
         "counts": await runtime.wanted.counts(),
         "next": books[-1].id if len(books) == limit else None,
     }
@@ -79,8 +87,9 @@ async def wanted_one(request: web.Request) -> web.Response:
         fail(404, f"no wanted book has id {book_id}")
     history = await runtime.events.about(f"wanted:{book.id}", EVENTS_PER_BOOK)
     candidates = await runtime.candidates.of(book.id)
+    chosen = await runtime.candidates.chosen([book.id])
     body = {
-        "wanted": book.as_dict(),
+        "wanted": _with_chosen(book.as_dict(), chosen.get(book.id)),
         "candidates": [candidate.as_dict() for candidate in candidates],
         "events": [event.as_dict() for event in history],
     }

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from mamd.clients.errors import Unauthorized
 from mamd.domain.discovery import WantSpec, series_want_key, title_want_key
 from mamd.domain.library import Book, SeriesEntry
+from mamd.domain.queries import MAX_REQUESTS_PER_BOOK
 from mamd.sim.mam_catalogue import GOOD
 from mamd.web import create_app
 from tests.support.configs import API_KEY
@@ -86,6 +87,11 @@ async def test_every_candidate_is_recorded_with_its_reasons_and_shown_by_the_api
     assert "dramatised" in reasons[900105]
     assert 900108 not in candidates  # the German edition: MAM filters it by mam.languages
     assert {candidates[i]["decision"] for i in (900102, 900105)} == {"rejected"}
+    listed = await (await client.get("/api/v1/wanted", headers={"X-Api-Key": API_KEY})).json()
+    [entry] = listed["wanted"]
+    assert entry["chosen"]["torrent_id"] == GOOD["The Hero of Ages"]
+    assert entry["chosen"]["title"] == "The Hero of Ages"
+    assert entry["chosen"]["decided_at"] == chosen[0]["decided_at"]
 
 
 async def test_a_dry_run_decides_and_records_but_downloads_and_adds_nothing(
@@ -275,3 +281,93 @@ async def test_a_search_cut_short_by_a_crash_leaves_no_book_stuck_searching(
     result = await env.search()
     assert result["grabbed"] == 1
     assert (await env.book(book)).state == "grabbed"
+
+
+# -- every spelling ------------------------------------------------------------------------------
+
+
+def manual(title: str, author: str) -> WantSpec:
+    return WantSpec(title_want_key(author, title), "manual", author, title)
+
+
+@pytest.mark.parametrize(
+    ("title", "author", "row", "finder"),
+    [
+        # the library writes it without the accent: only the author's audiobooks find it
+        ("Les Miserables", "Victor Hugo", 900122, ("Victor Hugo", {"author"}, "dateDesc")),
+        # `and` in the library, `&` on MAM: the other spelling of the title
+        (
+            "Pride and Prejudice",
+            "Jane Austen",
+            900123,
+            ("Pride & Prejudice Jane Austen", {"title", "author"}, "default"),
+        ),
+        # other punctuation: no spelling of `11.22.63` is MAM's `11/22/63`; the author's newest books are
+        ("11.22.63", "Stephen King", 900124, ("Stephen King", {"author"}, "dateDesc")),
+        # accents in the library, none on MAM
+        ("Shōgun", "James Clavell", 900128, ("Shogun James Clavell", {"title", "author"}, "default")),
+        # a straight apostrophe in the library, a typographic one on MAM
+        (
+            "Ender's Game",
+            "Orson Scott Card",
+            900129,
+            ("Ender’s Game Orson Scott Card", {"title", "author"}, "default"),
+        ),
+        # the author's name with ø on MAM: the title alone finds it
+        ("Nemesis", "Jo Nesbo", 900130, ("Nemesis", {"title"}, "default")),
+    ],
+)
+async def test_a_title_spelled_otherwise_than_on_mam_is_found(
+    make_env: Callable[..., Any], title: str, author: str, row: int, finder: tuple[str, set[str], str]
+) -> None:
+    """The simulator's search folds only case, as MAM's does: the cascade's spellings and the author's
+    audiobooks find the book, within the bound on requests."""
+    env: Env = await make_env({"dry_run": True})
+    [book] = await env.want(manual(title, author))
+    await env.account()
+    result = await env.search()
+    assert result["would_grab"] == 1, (await env.book(book)).state_reason
+    [event] = await env.events("grab.would_grab")
+    assert f"[MAM {row}]" in event.message
+    assert 1 <= result["requests"] <= MAX_REQUESTS_PER_BOOK
+    hits = [(q.text, set(q.fields), q.sort_type) for q, matched in env.sim.searches if matched]
+    assert hits[-1] == finder  # the query that found it, and none after it
+    assert env.sim.searches[-1][0].text == finder[0]
+
+
+async def test_a_book_mam_does_not_have_costs_a_bounded_number_of_requests(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env({"dry_run": True})
+    # accents, an apostrophe and `&`: ten spellings of the title, and the author's books after them
+    [book] = await env.want(manual("Crónica's End & Beginning", "Orson Scott Card"))
+    await env.account()
+    result = await env.search()
+    assert result["skipped"] == 1
+    sent = [(q.text, q.sort_type) for q, _ in env.sim.searches]
+    assert result["requests"] == result["most_requests_per_book"] == len(sent) == MAX_REQUESTS_PER_BOOK
+    assert sent[:2] == [
+        ("Crónica's End & Beginning Orson Scott Card", "default"),
+        ("Crónica's End & Beginning", "default"),
+    ]
+    for spelling in (
+        "Crónica's End and Beginning Orson Scott Card",
+        "Crónica’s End & Beginning Orson Scott Card",
+        "Crónica s End & Beginning Orson Scott Card",
+        "Crónicas End & Beginning Orson Scott Card",
+        "Cronica's End & Beginning Orson Scott Card",
+    ):
+        assert (spelling, "default") in sent
+    assert sent[-1] == ("Orson Scott Card", "dateDesc")  # the author's books, within the bound
+    assert "no acceptable release" in ((await env.book(book)).state_reason or "")
+
+
+async def test_a_want_naming_its_authors_last_name_first_is_searched_by_the_first_of_them(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env({"dry_run": True})
+    await env.want(manual("Cibola Burn", "Corey, James S. A.; Abraham, Daniel"))
+    await env.account()
+    result = await env.search()
+    assert result["would_grab"] == 1
+    assert env.sim.searches[0][0].text == "Cibola Burn Corey James S A"

@@ -6,8 +6,13 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from mamd.clock import iso
+from mamd.config.model import RulesConfig
 from mamd.domain.discovery import WantSpec, series_want_key, title_want_key
 from mamd.domain.library import Book, SeriesEntry
+from mamd.domain.matching import Want
+from mamd.domain.release import Release
+from mamd.domain.rules import AccountView, choose
 from mamd.runtime import Runtime
 from tests.support.clock import FakeClock
 from tests.support.configs import API_KEY
@@ -64,6 +69,33 @@ async def test_one_wanted_book_comes_with_its_history(
     body = await (await client.get(f"/api/v1/wanted/{ids[1]}", headers=KEY)).json()
     assert body["wanted"]["title"] == "Dune"
     assert [e["kind"] for e in body["events"]] == ["wanted.added"]
+
+
+async def test_each_wanted_book_carries_the_release_chosen_for_it(
+    client: TestClient[Any, Any], runtime: Runtime, clock: FakeClock
+) -> None:
+    ids = await seed(runtime, clock)
+    dune = Want("Dune", ("Frank Herbert",))
+    releases = [
+        Release(5001, "Dune", ("Frank Herbert",), filetypes=("m4b",), size=10**9, seeders=9, main_cat=13),
+        Release(
+            5002, "Dune Messiah", ("Frank Herbert",), filetypes=("m4b",), size=10**9, seeders=9, main_cat=13
+        ),
+    ]
+    choice = choose(dune, releases, RulesConfig(), ["ENG"], AccountView())
+    await runtime.candidates.record(ids[1], choice, clock.now())
+    nothing = choose(
+        Want(None, ("Terry Pratchett",), "Discworld", "5"), releases, RulesConfig(), ["ENG"], AccountView()
+    )
+    await runtime.candidates.record(ids[2], nothing, clock.now())
+    body = await (await client.get("/api/v1/wanted", headers=KEY)).json()
+    chosen = {w["id"]: w["chosen"] for w in body["wanted"]}
+    assert chosen[ids[1]] == {"torrent_id": 5001, "title": "Dune", "decided_at": iso(clock.now())}
+    assert chosen[ids[0]] is None  # never searched
+    assert chosen[ids[2]] is None  # searched, nothing acceptable
+    one = await (await client.get(f"/api/v1/wanted/{ids[1]}", headers=KEY)).json()
+    assert one["wanted"]["chosen"]["torrent_id"] == 5001
+    assert [c["decision"] for c in one["candidates"]] == ["chosen", "rejected"]
 
 
 async def test_wanted_endpoints_refuse_bad_input_and_need_the_key(client: TestClient[Any, Any]) -> None:

@@ -332,6 +332,20 @@ WRONG_TYPES = [
         id="enum-in-list",
     ),
     pytest.param(
+        {"rules": {"dramatized": "sometimes"}},
+        "rules.dramatized",
+        r"dramatized: sometimes",
+        "must be one of never, fallback, allow; got 'sometimes'",
+        id="enum-dramatized",
+    ),
+    pytest.param(
+        {"rules": {"prefer": ["format", "freelech"]}},
+        "rules.prefer[1]",
+        r"^  - freelech$",
+        "got 'freelech'; did you mean `freeleech`?",
+        id="enum-in-prefer",
+    ),
+    pytest.param(
         {"http": "localhost"},
         "http",
         r"^http: localhost",
@@ -985,6 +999,12 @@ def test_an_import_layout_that_could_escape_or_lose_the_title_is_refused(
             "lists m4b more than once",
         ),
         (
+            {"rules": {"prefer": ["format", "freeleech", "format"]}},
+            "rules.prefer",
+            r"prefer:",
+            "lists format more than once",
+        ),
+        (
             {"notify": [{"url": "https://ntfy.sh/topic-0123", "events": ["failed", "failed"]}]},
             "notify[0].events",
             r"events:",
@@ -997,6 +1017,16 @@ def test_a_choice_listed_twice_is_refused(
 ) -> None:
     path = config_file(changes)
     assert_problem(only_problem(path), path, key, line, message)
+
+
+def test_the_order_of_preferences_is_read_as_written(config_file: ConfigFile) -> None:
+    """`rules.prefer` keeps the order written; the defaults are those of the documentation."""
+    written = load_config(config_file({"rules": {"prefer": ["format", "freeleech"], "dramatized": "never"}}))
+    assert written.rules.prefer == ("format", "freeleech")
+    assert written.rules.dramatized == "never"
+    default = load_config(config_file())
+    assert default.rules.prefer == ("freeleech", "narrator", "format", "seeders", "bitrate")
+    assert default.rules.dramatized == "fallback"
 
 
 def test_a_manual_want_without_an_author_is_refused_at_its_item(config_file: ConfigFile) -> None:

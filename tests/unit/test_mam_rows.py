@@ -245,6 +245,54 @@ def test_an_abridged_flag_and_an_abridged_title() -> None:
     assert titled.abridged
 
 
+@pytest.mark.parametrize(
+    ("changes", "abridged"),
+    [
+        ({"tags": "legal thriller, abridged"}, True),
+        ({"description": "<p>Format: <b>Abridged</b> audiobook, 5 CDs</p>"}, True),
+        ({"title": "The Partner (Abr.)"}, True),
+        ({"tags": "unabridged, thriller"}, False),
+        ({"description": "<p>Non-abridged audio edition.</p>"}, False),
+        ({"description": "<p>An abridged edition came out in 1995; this is the unabridged one.</p>"}, False),
+    ],
+)
+def test_abridged_in_the_tags_or_the_description(changes: dict[str, Any], abridged: bool) -> None:
+    release = parse_row(row(**changes))
+    assert release is not None
+    assert release.abridged is abridged
+
+
+def test_tags_description_and_the_files_own_title_are_read() -> None:
+    release = parse_row(row(tags="epic fantasy", description="<p>Read by Sam.</p>"))
+    assert release is not None
+    assert (release.tags, release.description) == ("epic fantasy", "<p>Read by Sam.</p>")
+    mediainfo = '{"General": {"Format": "MPEG-4", "Title": "Example Book One (1 of 2)"}}'
+    tagged = parse_row(row(mediainfo=mediainfo))
+    assert tagged is not None
+    assert tagged.file_title == "Example Book One (1 of 2)"
+    bare = parse_row(row(description=None, tags=7))
+    assert bare is not None
+    assert (bare.tags, bare.description) == ("", "")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"narrator_info": '{"1": "GraphicAudio"}'},
+        {"narrator_info": '{"1": "Full Cast", "2": "James McAvoy"}'},
+        {"tags": "graphicaudio, dramatized"},
+        {"categories": "[10, 13]"},
+    ],
+)
+def test_a_production_is_told_by_its_narrators_tags_or_category(changes: dict[str, Any]) -> None:
+    release = parse_row(row(**changes))
+    assert release is not None
+    assert release.dramatized
+    blurb = parse_row(row(description="<p>Now a BBC Radio drama.</p>"))  # the description is not read
+    assert blurb is not None
+    assert not blurb.dramatized
+
+
 def test_an_asin_in_the_isbn_field() -> None:
     release = parse_row(row(isbn="ASIN:B00ABC1234"))
     assert release is not None

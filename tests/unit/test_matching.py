@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mamd.domain.matching import Want, match, strip_series_prefix, title_forms
+from mamd.domain.matching import Want, match, people, release_titles, strip_series_prefix, title_forms
+from mamd.domain.parts import part_of
 from mamd.domain.release import Release, SeriesTag
 
 
@@ -134,11 +135,16 @@ def test_a_position_only_want_needs_the_series_on_the_release() -> None:
     assert "cannot be told" in found.reasons[-1]
 
 
-def test_ebooks_and_dramatisations_are_not_the_audiobook() -> None:
+def test_an_ebook_is_not_the_audiobook_and_a_dramatisation_is_said_to_be_one() -> None:
     want = Want("Dune", ("Frank Herbert",))
     assert not holds(want, release("Dune", "Frank Herbert", main_cat=14))
-    assert not holds(want, release("Dune (BBC Radio Full-Cast Dramatisation)", "Frank Herbert"))
-    assert holds(want, release("Dune", "Frank Herbert"))
+    production = match(want, release("Dune (BBC Radio Full-Cast Dramatisation)", "Frank Herbert"))
+    assert production.ok  # the book; whether a production may stand in for a reading is for the rules
+    assert production.dramatised
+    assert "dramatised" in " ".join(production.reasons)
+    reading = match(want, release("Dune", "Frank Herbert"))
+    assert reading.ok
+    assert not reading.dramatised
 
 
 def test_the_series_prefix_is_stripped_only_when_something_is_left() -> None:
@@ -238,3 +244,207 @@ def test_a_book_titled_like_its_series_needs_the_position() -> None:
     assert not holds(
         want, release("Dungeon Crawler Carl: Carl's Doomsday Scenario", "Matt Dinniman", series=other)
     )
+
+
+# -- split editions ---------------------------------------------------------------------------
+
+PART_SPELLINGS = [
+    ("{t}: Part One", 1, None),
+    ("{t}: Part 1", 1, None),
+    ("{t}, Part I", 1, None),
+    ("{t} Part II", 2, None),
+    ("{t} - Part Two", 2, None),
+    ("{t} Pt. 2", 2, None),
+    ("{t} Pt 1", 1, None),
+    ("{t} (1 of 3)", 1, 3),
+    ("{t} [2 of 2]", 2, 2),
+    ("{t} (Part 1 of 5)", 1, 5),
+    ("{t} - Part 1/2", 1, 2),
+    ("{t} (1/2)", 1, 2),
+    ("{t}: Book One of Two", 1, 2),
+    ("{t} (Book Two of Two)", 2, 2),
+    ("{t}, Volume 1 of 2", 1, 2),
+    ("{t}, Vol. 2 of 3", 2, 3),
+    ("{t} - Disc 3 of 12", 3, 12),
+    ("{t}: Part 1 Steel and Snow", 1, None),
+    ("{t}: Part Two: The Return", 2, None),
+    ("{t} (1 of 3) [Dramatized Adaptation]", 1, 3),
+]
+
+
+@pytest.mark.parametrize(("spelling", "number", "total"), PART_SPELLINGS)
+def test_every_part_spelling_is_read(spelling: str, number: int, total: int | None) -> None:
+    found = part_of(spelling.format(t="The Stand"))
+    assert found is not None
+    assert (found.number, found.total, found.base) == (number, total, "The Stand")
+
+
+@pytest.mark.parametrize(("spelling", "number", "total"), PART_SPELLINGS)
+def test_a_wanted_whole_book_is_never_one_of_its_parts(spelling: str, number: int, total: int | None) -> None:
+    title = spelling.format(t="The Stand")
+    series = (SeriesTag("The Stand", "1"),)
+    for want in (
+        Want("The Stand", ("Stephen King",)),
+        Want("The Stand", ("Stephen King",), "The Stand", "1"),
+    ):
+        found = match(want, release(title, "Stephen King", series=series))
+        assert not found.ok, title
+        assert "part" in found.reasons[-1], found.reasons
+    gap = Want(None, ("Stephen King",), "The Stand", "1")
+    assert not holds(gap, release(title, "Stephen King", series=series)), title
+
+
+@pytest.mark.parametrize(("spelling", "number", "total"), PART_SPELLINGS)
+def test_a_wanted_part_is_only_that_part(spelling: str, number: int, total: int | None) -> None:
+    want = Want(spelling.format(t="The Stand"), ("Stephen King",))
+    assert holds(want, release(spelling.format(t="The Stand"), "Stephen King"))
+    assert not holds(want, release("The Stand", "Stephen King"))  # the whole book is not a part
+    assert not holds(want, release(f"The Stand (Part {number + 1})", "Stephen King"))
+    assert not holds(want, release(spelling.format(t="It"), "Stephen King"))
+
+
+def test_a_part_is_the_same_part_however_it_is_spelled() -> None:
+    want = Want("Shantaram: Book Two of Two", ("Gregory David Roberts",))
+    assert holds(want, release("Shantaram (2 of 2)", "Gregory David Roberts"))
+    assert not holds(want, release("Shantaram (2 of 3)", "Gregory David Roberts"))  # another split
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Part of Your World",
+        "The Way of Kings: Book One of the Stormlight Archive",
+        "The Fellowship of the Ring (The Lord of the Rings, Book 1 of 3)",
+        "The Wandering Inn: Volume 11",
+        "The Two Towers: Being the Second Part of The Lord of the Rings",
+        "Mistborn: Book 1",
+    ],
+)
+def test_titles_that_only_look_like_parts(title: str) -> None:
+    assert part_of(title) is None
+
+
+def test_a_part_named_as_a_book_of_its_own_is_that_book() -> None:
+    want = Want("The Fellowship of the Ring", ("J.R.R. Tolkien",), "The Lord of the Rings", "1")
+    series = (SeriesTag("The Lord of the Rings", "1"),)
+    named = "The Lord of the Rings, Part One: The Fellowship of the Ring"
+    assert holds(want, release(named, "J. R. R. Tolkien", series=series))
+
+
+def test_a_single_file_that_calls_itself_a_part_is_one() -> None:
+    want = Want("Middlemarch", ("George Eliot",))
+    half = Release(
+        1, "Middlemarch", ("George Eliot",), main_cat=13, files=1, file_title="Middlemarch (1 of 2)"
+    )
+    assert not holds(want, half)
+    # the files of a many-file release are numbered whatever the book: `Part 01` is its first file
+    files = Release(2, "Emma", ("Jane Austen",), main_cat=13, files=30, file_title="Emma - Part 01")
+    assert holds(Want("Emma", ("Jane Austen",)), files)
+
+
+@pytest.mark.parametrize("title", ["The Silent Patient (Excerpt)", "The Silent Patient [Sample]"])
+def test_an_excerpt_is_not_the_book(title: str) -> None:
+    found = match(Want("The Silent Patient", ("Alex Michaelides",)), release(title, "Alex Michaelides"))
+    assert not found.ok
+    assert "not all of it" in found.reasons[-1]
+
+
+# -- titles as uploaders write them -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("wanted", "written", "authors"),
+    [
+        ("Elantris", "Brandon Sanderson - Elantris", ("Brandon Sanderson",)),
+        ("Op-Center", "Tom Clancy's Op-Center", ("Tom Clancy", "Steve Pieczenik")),
+        ("The Bourne Legacy", "Robert Ludlum's The Bourne Legacy", ("Robert Ludlum", "Eric Van Lustbader")),
+        ("The Hobbit", "The Hobbit, Narrated by Andy Serkis", ("J.R.R. Tolkien",)),
+        ("The Metamorphosis", "The Metamorphosis, translated by Susan Bernofsky", ("Franz Kafka",)),
+        ("White Night", "White Night + Bonus Short Story", ("Jim Butcher",)),
+        ("Slaughterhouse Five", "Slaughterhouse-Five, or The Children's Crusade", ("Kurt Vonnegut",)),
+        ("Heir to the Empire", "Star Wars: Heir to the Empire", ("Timothy Zahn",)),
+    ],
+)
+def test_what_uploaders_put_around_a_title(wanted: str, written: str, authors: tuple[str, ...]) -> None:
+    assert holds(Want(wanted, (authors[-1],)), release(written, *authors))
+
+
+def test_the_authors_name_is_stripped_only_when_it_is_the_releases_author() -> None:
+    assert release_titles("Brandon Sanderson - Elantris", ("Brandon Sanderson",))[-1] == "Elantris"
+    assert release_titles("Brandon Sanderson - Elantris", ("Someone Else",)) == (
+        "Brandon Sanderson - Elantris",
+    )
+    assert not holds(
+        Want("Elantris", ("Brandon Sanderson",)),
+        release("Brandon Sanderson - Warbreaker", "Brandon Sanderson"),
+    )
+
+
+def test_a_one_word_franchise_tail_needs_the_series_position() -> None:
+    series = (SeriesTag("Star Wars: Thrawn", "1"),)
+    assert holds(
+        Want("Thrawn", ("Timothy Zahn",), "Star Wars: Thrawn", "1"),
+        release("Star Wars: Thrawn", "Timothy Zahn", series=series),
+    )
+    assert not holds(Want("Thrawn", ("Timothy Zahn",)), release("Star Wars: Thrawn", "Timothy Zahn"))
+
+
+# -- series, authors ----------------------------------------------------------------------------
+
+
+def test_a_release_numbered_only_in_another_series_is_another_book() -> None:
+    want = Want("Ember", ("Mara Kestrel",), "The Ashfall Saga", "2")
+    other = match(want, release("Ember", "Mara Kestrel", series=(SeriesTag("Hollow Crown", "1"),)))
+    assert not other.ok
+    assert other.other_series == "Hollow Crown #1"
+    assert holds(want, release("Ember", "Mara Kestrel", series=(SeriesTag("Ashfall Saga", "2"),)))
+
+
+def test_a_sub_series_or_a_longer_name_is_the_same_series() -> None:
+    want = Want("Equal Rites", ("Terry Pratchett",), "Discworld", "3")
+    witches = match(
+        want, release("Equal Rites", "Terry Pratchett", series=(SeriesTag("Discworld - Witches", "1"),))
+    )
+    assert witches.ok  # the sub-series numbers its books its own way
+    assert not witches.confirmed
+    saga = match(
+        Want("Legacy", ("Corin Vale",), "Starbound", "3"),
+        release("Legacy", "Corin Vale", series=(SeriesTag("Starbound Saga", "3"),)),
+    )
+    assert saga.ok
+    assert saga.confirmed
+
+
+@pytest.mark.parametrize(
+    ("wanted", "credited"),
+    [
+        ("Preston, Douglas; Child, Lincoln", ("Douglas Preston", "Lincoln Child")),
+        ("Clive Cussler with Justin Scott", ("Clive Cussler", "Justin Scott")),
+        ("Lincoln Child & Douglas Preston", ("Douglas Preston", "Lincoln Child")),
+        ("Terry Pratchett", ("Neil Gaiman & Terry Pratchett",)),
+    ],
+)
+def test_co_authors_in_any_order_and_form(wanted: str, credited: tuple[str, ...]) -> None:
+    found = match(Want("A Title", (wanted,)), release("A Title", *credited))
+    assert found.ok
+    assert found.all_authors
+
+
+def test_a_release_crediting_some_of_the_authors_says_so() -> None:
+    found = match(Want("Fever", ("Mira Holt & Dean Ashby",)), release("Fever", "Dean Ashby"))
+    assert found.ok
+    assert not found.all_authors
+
+
+@pytest.mark.parametrize(
+    ("credit", "named"),
+    [
+        ("Preston, Douglas; Child, Lincoln", ["Preston, Douglas", "Child, Lincoln"]),
+        ("Douglas Preston, Lincoln Child", ["Douglas Preston", "Lincoln Child"]),
+        ("Clive Cussler with Justin Scott", ["Clive Cussler", "Justin Scott"]),
+        ("Tolkien, J.R.R.", ["Tolkien, J.R.R."]),
+        ("Brandon Sanderson", ["Brandon Sanderson"]),
+    ],
+)
+def test_the_people_one_credit_names(credit: str, named: list[str]) -> None:
+    assert people(credit) == named

@@ -51,7 +51,10 @@ def test_a_good_release_is_accepted_with_its_reasons() -> None:
     assert decision.score > 0
     assert "same author" in decision.reasons
     assert "same title" in decision.reasons
-    assert "format m4b" in decision.reasons
+    assert "format: m4b, 1st of rules.formats" in decision.reasons
+    assert "ranked by rules.prefer: freeleech, then format, then seeders, then bitrate; then by spelling" in (
+        decision.reasons
+    )
     assert not decision.free
     assert not decision.use_wedge
 
@@ -138,7 +141,7 @@ def test_a_preferred_narrator_wins() -> None:
     chosen = choose(WANT, [other, kramer], rules(prefer_narrators=("michael kramer",)), ["ENG"], USER)
     assert chosen.best is not None
     assert chosen.best.release.id == 1
-    assert "a preferred narrator" in chosen.best.reasons
+    assert "narrator: Michael Kramer, a preferred narrator" in chosen.best.reasons
 
 
 def test_every_release_gets_a_decision_best_first() -> None:
@@ -167,7 +170,7 @@ class TestWedges:
         assert decision.accepted
         assert decision.use_wedge
         assert decision.freeleech
-        assert "a wedge makes it freeleech" in decision.reasons
+        assert "freeleech: a wedge makes it freeleech" in decision.reasons
 
     @pytest.mark.parametrize(
         "changes", [{"free": True}, {"personal_freeleech": True}, {"fl_vip": True}, {"vip": True}]
@@ -207,3 +210,124 @@ def test_min_bitrate_from_the_configuration() -> None:
     strict = rules(min_bitrate=Bitrate.parse("128k"))
     assert not decide(WANT, release(bitrate=96_000), strict, ["ENG"], USER).accepted
     assert decide(WANT, release(bitrate=128_000), strict, ["ENG"], USER).accepted
+
+
+# -- the order of preferences -------------------------------------------------------------------
+
+
+def best_of(releases: list[Release], policy: RulesConfig = RULES, account: AccountView = USER) -> int:
+    chosen = choose(WANT, releases, policy, ["ENG"], account)
+    assert chosen.best is not None
+    return chosen.best.release.id
+
+
+def test_by_default_freeleech_comes_before_format() -> None:
+    paid_m4b = release(id=1, seeders=80)
+    free_mp3 = release(id=2, filetypes=("mp3",), free=True, seeders=35)
+    assert best_of([paid_m4b, free_mp3]) == 2
+    assert best_of([paid_m4b, free_mp3], rules(prefer=("format", "freeleech"))) == 1
+    assert best_of([paid_m4b, free_mp3], rules(prefer=("format",))) == 1  # the rest follow in default order
+
+
+def test_a_preferred_narrator_comes_before_format_unless_the_rules_say_otherwise() -> None:
+    other_m4b = release(id=1, narrators=("Somebody Else",))
+    kramer_mp3 = release(id=2, filetypes=("mp3",))
+    narrators = rules(prefer_narrators=("Michael Kramer",))
+    assert best_of([other_m4b, kramer_mp3], narrators) == 2
+    assert best_of([other_m4b, kramer_mp3], replace(narrators, prefer=("format", "narrator"))) == 1
+
+
+def test_seeders_count_in_doublings_so_bitrate_can_decide() -> None:
+    thirteen = release(id=1, seeders=13, bitrate=64_000)
+    nine_hq = release(id=2, seeders=9, bitrate=128_000)
+    forty = release(id=3, seeders=40, bitrate=64_000)
+    assert best_of([thirteen, nine_hq]) == 2
+    assert best_of([thirteen, nine_hq, forty]) == 3
+    assert best_of([thirteen, nine_hq, forty], rules(prefer=("bitrate",))) == 2
+
+
+def test_the_order_applied_is_written_in_every_accepted_decision() -> None:
+    decision = decide(WANT, release(free=True), rules(prefer=("format", "seeders")), ["ENG"], USER)
+    assert decision.reasons[-5:] == (
+        "ranked by rules.prefer: format, then seeders, then freeleech, then bitrate; then by spelling",
+        "format: m4b, 1st of rules.formats",
+        "seeders: 12",
+        "freeleech: freeleech for this account",
+        "bitrate: 64k",
+    )
+
+
+def test_freeleech_any_leaves_freeleech_out_of_the_order() -> None:
+    decision = decide(WANT, release(free=True), rules(freeleech="any"), ["ENG"], USER)
+    assert not any(r.startswith("freeleech:") for r in decision.reasons)
+    assert "ranked by rules.prefer: format, then seeders, then bitrate; then by spelling" in decision.reasons
+
+
+def test_the_score_orders_as_the_preferences_do() -> None:
+    releases = [
+        release(id=1, seeders=3),
+        release(id=2, seeders=40, filetypes=("mp3",)),
+        release(id=3, free=True, filetypes=("mp3",), seeders=1),
+        release(id=4, seeders=3, bitrate=128_000),
+    ]
+    chosen = choose(WANT, releases, RULES, ["ENG"], USER)
+    assert [d.release.id for d in chosen.decisions] == [3, 4, 1, 2]
+    scores = [d.score for d in chosen.decisions]
+    assert scores == sorted(scores, reverse=True)
+
+
+# -- full-cast and dramatised productions -------------------------------------------------------
+
+PRODUCTION = release(
+    id=10, title="The Hero of Ages [Dramatized Adaptation]", narrators=("GraphicAudio",), free=True
+)
+
+
+def test_fallback_takes_a_production_only_when_no_reading_passes() -> None:
+    reading = release(id=1)
+    assert best_of([reading, PRODUCTION]) == 1
+    refused = next(
+        d for d in choose(WANT, [reading, PRODUCTION], RULES, ["ENG"], USER).decisions if d.release.id == 10
+    )
+    assert not refused.accepted
+    assert "a standard narration passes the rules (rules.dramatized is fallback)" in refused.reasons
+    vip_reading = release(id=1, vip=True)  # refused by the rules: the production is taken
+    chosen = choose(WANT, [vip_reading, PRODUCTION], RULES, ["ENG"], USER)
+    assert chosen.best is not None
+    assert chosen.best.release.id == 10
+    assert "taken only because no standard narration passes the rules" in chosen.best.reasons
+
+
+def test_never_refuses_a_production_and_allow_ranks_it_like_a_reading() -> None:
+    never = choose(WANT, [PRODUCTION], rules(dramatized="never"), ["ENG"], USER)
+    assert never.best is None
+    assert "rules.dramatized is never" in never.decisions[0].reasons[-1]
+    assert best_of([release(id=1), PRODUCTION], rules(dramatized="allow")) == 10  # it is free
+
+
+# -- what the other releases show ---------------------------------------------------------------
+
+
+def test_an_untagged_release_is_refused_when_another_book_has_the_same_title() -> None:
+    want = Want("Ember", ("Mara Kestrel",), "The Ashfall Saga", "2")
+    base: dict[str, Any] = {"title": "Ember", "authors": ("Mara Kestrel",), "narrators": ("Imogen Church",)}
+    other = release(id=1, series=(SeriesTag("Hollow Crown", "1"),), **base)
+    untagged = release(id=2, series=(), **base)
+    assert choose(want, [untagged], RULES, ["ENG"], USER).best is not None  # nothing says otherwise
+    chosen = choose(want, [other, untagged], RULES, ["ENG"], USER)
+    assert chosen.best is None
+    assert "Hollow Crown #1" in chosen.decisions[0].reasons[-1]
+    right = release(id=3, series=(SeriesTag("The Ashfall Saga", "2"),), **base)
+    told = choose(want, [other, untagged, right], RULES, ["ENG"], USER).best
+    assert told is not None
+    assert told.release.id == 3
+
+
+def test_a_release_crediting_every_wanted_author_is_preferred_to_refusing_the_others() -> None:
+    want = Want("Fever", ("Mira Holt & Dean Ashby",))
+    solo = release(id=1, title="Fever", authors=("Dean Ashby",), series=(), free=True, seeders=30)
+    both = release(id=2, title="Fever", authors=("Dean Ashby", "Mira Holt"), series=(), seeders=3)
+    chosen = choose(want, [solo, both], RULES, ["ENG"], USER)
+    assert chosen.best is not None
+    assert chosen.best.release.id == 2
+    assert choose(want, [solo], RULES, ["ENG"], USER).best is not None  # alone, one author is enough
