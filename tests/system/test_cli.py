@@ -30,6 +30,19 @@ def test_check_config_accepts_a_valid_file(tmp_path: Path) -> None:
     result = mamd("check-config", "-c", str(write_config(tmp_path)))
     assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout
+    assert f"imports: hardlinked from {tmp_path / 'torrents'} into {tmp_path / 'library'} (tried)" in (
+        result.stdout
+    )
+
+
+def test_check_config_tries_the_import_and_says_what_to_fix(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"qbittorrent": {"save_path": str(tmp_path / "not-mounted")}})
+    result = mamd("check-config", "-c", str(config))
+    assert result.returncode == 2
+    assert f"{config}: valid, but imports cannot work here:" in result.stderr
+    assert f"qbittorrent.save_path {tmp_path / 'not-mounted'} does not exist (ENOENT)" in result.stderr
+    assert f"audiobookshelf.path {tmp_path / 'library'}" in result.stderr
+    assert result.stdout == ""
 
 
 def test_check_config_lists_every_problem_with_file_line_and_key(tmp_path: Path) -> None:

@@ -1,0 +1,50 @@
+"""The mount layout systemd gives a sandboxed unit, rebuilt in a private mount namespace for one command.
+
+`ProtectSystem=strict` makes the tree read-only and each `ReadWritePaths=` entry a writable bind mount
+of its own. `sandboxed()` does the same to a folder of the test: `read_only` folders are remounted
+read-only, then each of `writable` is bind-mounted onto itself, read-write. The namespace is the
+command's own (`unshare -m`): the mounts vanish with it and nothing is ever mounted on the machine.
+Needs root; `require_mount_namespaces()` skips without it (and fails under CI).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pytest
+
+ENABLE = "run the tests as root (sudo sh tests/run.sh) to build private mount namespaces"
+
+
+def require_mount_namespaces() -> None:
+    """Skip (fail under CI) unless this process may make private mount namespaces: root and unshare."""
+    missing = None
+    if os.geteuid() != 0:
+        missing = "needs root for a private mount namespace (unshare -m)"
+    elif shutil.which("unshare") is None:
+        missing = "needs unshare (util-linux)"
+    if missing is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{missing}; CI runs as root and must run this test")
+    pytest.skip(f"{missing}; {ENABLE}")
+
+
+def sandboxed(
+    command: Sequence[str], *, writable: Iterable[Path] = (), read_only: Iterable[Path] = ()
+) -> list[str]:
+    """`command`, run in a private mount namespace with the mounts described above."""
+    lines = ["set -eu"]
+    for folder in read_only:
+        path = shlex.quote(str(folder))
+        lines += [f"mount --bind {path} {path}", f"mount -o remount,bind,ro {path} {path}"]
+    for folder in writable:
+        path = shlex.quote(str(folder))
+        lines += [f"mount --bind {path} {path}", f"mount -o remount,bind,rw {path} {path}"]
+    lines.append('exec "$@"')
+    script = "\n".join(lines)
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sandbox", *command]
