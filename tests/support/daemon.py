@@ -100,6 +100,8 @@ class DaemonProcess:
         self.log_path = config.parent / f"mamd-{int(time.time() * 1000)}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.user: str | None = None
+        # the command as it is started, e.g. inside a mount namespace (it must exec, keeping the PID)
+        self.wrap: Callable[[list[str]], list[str]] = list
 
     @property
     def http(self) -> dict[str, Any]:
@@ -113,7 +115,7 @@ class DaemonProcess:
     def start(self) -> DaemonProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "mamd", "run", "-c", str(self.config)],
+                self.wrap([sys.executable, "-m", "mamd", "run", "-c", str(self.config)]),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
