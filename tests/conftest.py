@@ -23,6 +23,14 @@ pytest_plugins = [
 ]  # the `make_env` fixture: the runtime, the MAM simulator, qBittorrent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that starts a real qBittorrent carries the `qbittorrent` marker, so that
+    `-m qbittorrent` (the 5.x runs of tests/run.sh) selects all of them."""
+    for item in items:
+        if "qbittorrent_nox" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.qbittorrent)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     """Which qBittorrent this run talks to (`MAMD_QBITTORRENT`, else qbittorrent-nox on PATH)."""
     return qbittorrent_binary.describe()

@@ -219,15 +219,19 @@ def test_restart_keeps_ports_and_torrents_and_stop_leaves_no_process(
 
 def test_as_a_context_manager_it_starts_and_stops_by_pid(tmp_path: Path) -> None:
     require_qbittorrent()
+    mounts = Path("/proc/self/mountinfo").read_text()
     with QbittorrentNox(tmp_path / "qbt") as qbt:
         pid = qbt.pid
         assert pid is not None
         assert pid_alive(pid)
+        # the PID is qBittorrent's own, also through a chroot launcher (every step of it execs)
+        assert Path(f"/proc/{pid}/comm").read_text().strip() == "qbittorrent-nox"
         listening = qbittorrent_module.WEBUI_LISTENING.search(qbt.log_path.read_text())
         assert listening is not None  # "Web UI: Now listening on IP: …" (4.x) or "WebUI: …" (5.x)
         assert listening.groups() == ("127.0.0.1", str(qbt.webui_port))
     assert not pid_alive(pid)
     assert "Exiting cleanly" in qbt.log_tail()
+    assert Path("/proc/self/mountinfo").read_text() == mounts  # a launcher's mounts died with it
 
 
 @pytest.fixture
