@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mamd.sim import qbittorrent_binary
 from tests.support.configs import write_config
 from tests.support.daemon import running_daemon, wait_for
 
@@ -123,6 +124,7 @@ def test_commands_say_clearly_when_no_daemon_answers(tmp_path: Path) -> None:
         assert "is it running" in result.stderr
 
 
+@pytest.mark.qbittorrent  # with MAMD_QBITTORRENT's, or the qbittorrent-nox on PATH
 def test_demo_runs_end_to_end() -> None:
     result = mamd("demo", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -134,7 +136,13 @@ def test_demo_runs_end_to_end() -> None:
     assert "Mistborn #3 by Brandon Sanderson: " in result.stdout
     assert "left: 'The Hero of Ages (Abridged)' [MAM 900102]: abridged" in result.stdout
     assert "left: 'Warbreaker' [MAM 900109]: VIP-only" in result.stdout
-    if shutil.which("qbittorrent-nox") or os.environ.get("CI"):
+    binary = qbittorrent_binary.locate()
+    if binary or os.environ.get("CI"):
+        assert binary is not None
+        found = qbittorrent_binary.version(binary)
+        assert f"A real qbittorrent-nox, qBittorrent {found} ({qbittorrent_binary.chosen()}), runs on" in (
+            result.stdout
+        )
         assert (
             "Mistborn #3 by Brandon Sanderson: grabbed The Hero of Ages by Brandon Sanderson" in result.stdout
         )
