@@ -93,3 +93,11 @@ def test_unit_declares_notify_watchdog_reload_state_credentials_and_sandbox() ->
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read_string(UNIT.read_text())
     assert set(parser.sections()) == {"Unit", "Service", "Install"}
+
+
+def test_the_readme_gives_the_one_tree_rule_the_unit_follows() -> None:
+    readme = (UNIT.parents[2] / "README.md").read_text()
+    [tree] = directives()["ReadWritePaths"]
+    assert "**one** `ReadWritePaths=`" in readme
+    assert f"(the unit says `{tree}`" in readme
+    assert "EXDEV" in readme
