@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from mamd.importing.probe import ImportPaths, probe
-from tests.support.sandbox import require_mount_namespaces, sandboxed
+from tests.support.sandbox import require_mount_namespaces, sandboxed, unavailable
 
 PROBE = """
 import json, sys
@@ -108,7 +108,7 @@ def test_leftovers_of_an_interrupted_probe_are_removed(places: tuple[Path, Path]
 @pytest.fixture
 def other_filesystem() -> Iterator[Path]:
     if not Path("/dev/shm").is_dir() or os.stat("/dev/shm").st_dev == os.stat(tempfile.gettempdir()).st_dev:
-        pytest.skip("needs a second filesystem (/dev/shm)")
+        unavailable("needs a second filesystem at /dev/shm", "mount a tmpfs there")
     with tempfile.TemporaryDirectory(dir="/dev/shm") as other:
         yield Path(other)
 
@@ -185,8 +185,10 @@ def test_files_mamd_may_not_hardlink_name_protected_hardlinks(places: tuple[Path
     (owned by another user) nor link a file it neither owns nor may write."""
     require_mount_namespaces()
     capsh = shutil.which("capsh")
-    if capsh is None or Path("/proc/sys/fs/protected_hardlinks").read_text().strip() != "1":
-        pytest.skip("needs capsh (libcap2-bin) and fs.protected_hardlinks = 1")
+    if capsh is None:
+        unavailable("needs capsh", "install libcap2-bin")
+    if Path("/proc/sys/fs/protected_hardlinks").read_text().strip() != "1":
+        unavailable("needs fs.protected_hardlinks = 1", "sysctl fs.protected_hardlinks=1 (Debian's default)")
     save, library = places
     (save / "part.mp3").write_bytes(b"seeding")
     os.chown(save / "part.mp3", 65534, 65534)

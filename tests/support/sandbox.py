@@ -14,24 +14,26 @@ import shlex
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 ENABLE = "run the tests as root (sudo sh tests/run.sh) to build private mount namespaces"
 
 
+def unavailable(reason: str, enable: str) -> NoReturn:
+    """Skip the test, saying how to enable it; under CI, where every real-part test must run, fail."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}, and CI must run this test")
+    pytest.skip(f"{reason}; {enable}")
+
+
 def require_mount_namespaces() -> None:
     """Skip (fail under CI) unless this process may make private mount namespaces: root and unshare."""
-    missing = None
     if os.geteuid() != 0:
-        missing = "needs root for a private mount namespace (unshare -m)"
-    elif shutil.which("unshare") is None:
-        missing = "needs unshare (util-linux)"
-    if missing is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{missing}; CI runs as root and must run this test")
-    pytest.skip(f"{missing}; {ENABLE}")
+        unavailable("needs root for a private mount namespace (unshare -m)", ENABLE)
+    if shutil.which("unshare") is None:
+        unavailable("needs unshare", "install util-linux")
 
 
 def sandboxed(
