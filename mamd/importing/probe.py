@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mamd.clock import sleep_or_wake
+
 if TYPE_CHECKING:
     from mamd.config import Config
     from mamd.runtime import Runtime
@@ -315,7 +317,9 @@ class ImportProbe:
     async def run_forever(self) -> None:
         """Check again on request, and every minute while a problem stands."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RECHECK_S if self.problem is not None else None)
+            if self.problem is None:
+                await self._wake.wait()
+            else:
+                await sleep_or_wake(self._runtime.clock, RECHECK_S, self._wake)
             self._wake.clear()
             await self.check()

@@ -6,6 +6,8 @@ a subprocess inside a private mount namespace (`tests/support/sandbox.py`), as r
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -19,13 +21,21 @@ from typing import Any
 
 import pytest
 
-from mamd.importing.probe import ImportPaths, probe
+from mamd.config import load_config
+from mamd.importing.probe import PROBLEM_ID, RECHECK_S, ImportPaths, probe
+from mamd.runtime import Runtime
+from tests.support.clock import FakeClock
+from tests.support.configs import write_config
 from tests.support.sandbox import require_mount_namespaces, sandboxed, unavailable
 
 PROBE = """
 import json, sys
 from pathlib import Path
-from mamd.importing.probe import ImportPaths, probe
+from mamd.config import load_config
+from mamd.importing.probe import PROBLEM_ID, RECHECK_S, ImportPaths, probe
+from mamd.runtime import Runtime
+from tests.support.clock import FakeClock
+from tests.support.configs import write_config
 found = probe(ImportPaths(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]))
 print(json.dumps(None if found is None else {"errno": found.errno, "message": found.message}))
 """
@@ -201,3 +211,47 @@ def test_files_mamd_may_not_hardlink_name_protected_hardlinks(places: tuple[Path
     assert "fs.protected_hardlinks" in found["message"]
     assert "import.method: copy" in found["message"]
     assert listing(library) == []
+
+
+async def settled(runtime: Runtime, problem: bool) -> list[str]:
+    """The import problems in Health once there is one (or none), within a bounded number of turns."""
+    for _ in range(500):
+        found = [p.summary for p in runtime.health.problems() if p.id == PROBLEM_ID]
+        if bool(found) == problem:
+            return found
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the probe did not settle on {'a' if problem else 'no'} problem")
+
+
+async def test_the_daemons_probe_rechecks_every_minute_while_a_problem_stands_and_on_reload(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    missing = tmp_path / "not-yet-mounted"
+    path = write_config(tmp_path, {"qbittorrent": {"save_path": str(missing)}})
+    runtime = Runtime(load_config(path), path, clock=clock)
+    checker = runtime.import_probe
+    assert await checker.check() is not None
+    assert not runtime.health.ready
+    task = asyncio.create_task(checker.run_forever())
+    try:
+        missing.mkdir()
+        await asyncio.sleep(0.05)
+        assert await settled(runtime, problem=True)  # not before the minute is up
+        clock.advance(RECHECK_S)
+        assert await settled(runtime, problem=False) == []
+        assert runtime.health.ready
+        # while all is well nothing is checked on time, but a reload that moves a folder is
+        old = runtime.config
+        runtime.config = load_config(
+            write_config(tmp_path, {"audiobookshelf": {"path": str(tmp_path / "gone")}})
+        )
+        clock.advance(10 * RECHECK_S)
+        await asyncio.sleep(0.05)
+        assert await settled(runtime, problem=False) == []
+        checker.reloaded(old, runtime.config)
+        [summary] = await settled(runtime, problem=True)
+        assert f"audiobookshelf.path {tmp_path / 'gone'} does not exist" in summary
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
