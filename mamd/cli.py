@@ -97,10 +97,20 @@ def _check_config(args: argparse.Namespace) -> int:
     except ConfigError as error:
         _print_problems(path, error)
         return 2
+    from mamd.importing.probe import ImportPaths, probe
+
+    paths = ImportPaths.of(config)
+    problem = probe(paths)
+    if problem is not None:
+        print(f"{path}: valid, but imports cannot work here:", file=sys.stderr)
+        print(f"  {problem.message}", file=sys.stderr)
+        return 2
     jobs = [f.name for f in fields(config.schedule) if getattr(config.schedule, f.name).seconds > 0]
+    verb = "hardlinked" if paths.method == "hardlink" else "copied"
     print(f"{path}: ok")
     print(f"  listens on {config.http.host}:{config.http.port}; database {config.state.database}")
     print(f"  jobs on timers: {', '.join(jobs) or 'none'}; dry run: {'yes' if config.dry_run else 'no'}")
+    print(f"  imports: {verb} from {paths.save_path} into {paths.library} (tried)")
     return 0
 
 

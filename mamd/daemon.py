@@ -130,6 +130,7 @@ class Daemon:
             pass  # the database's folder is not there yet (an unmounted volume?): `_open_store` says so
         stack.push_async_callback(runtime.store.close)
         await self._open_store(runtime)
+        await runtime.import_probe.at_start()  # so /readyz says from its first answer if imports cannot work
 
         http = runtime.config.http
         server = HttpServer(create_app(runtime), http.host, http.port, shutdown_timeout_s=HTTP_SHUTDOWN_S)
@@ -180,6 +181,7 @@ class Daemon:
                 group.create_task(self._watch_database(runtime), name="database-watch"),
                 group.create_task(runtime.importer.run_forever(), name="importer"),
                 group.create_task(runtime.importer.prepare(), name="qbittorrent-prepare"),
+                group.create_task(runtime.import_probe.run_forever(), name="import-probe"),
                 group.create_task(runtime.scans.run_forever(), name="library-scans"),
             ]
             if self.notifier.watchdog_interval:

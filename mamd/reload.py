@@ -136,6 +136,7 @@ class Reloader:
         state.last_error, state.last_error_at, state.problems = None, None, []
         state.pending_restart = pending
         runtime.health.clear("config")
+        runtime.import_probe.reloaded(running, effective)  # even unchanged: a fix may lie outside the file
         if not changes:
             log.info("config.unchanged", reason=reason, generation=state.generation, restart_pending=pending)
             return True

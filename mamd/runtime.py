@@ -20,6 +20,7 @@ from mamd.clients.qbittorrent import QbittorrentClient
 from mamd.clock import Clock, iso
 from mamd.config import Config, ConfigError, iter_secrets
 from mamd.health import Health
+from mamd.importing.probe import ImportProbe
 from mamd.importing.scans import LibraryScans
 from mamd.importing.worker import Importer
 from mamd.logs import Redactor
@@ -93,6 +94,7 @@ class Runtime:
         self.qbittorrent: QbittorrentClient | None = None
         self.mam: MamClient | None = None
         self.importer = Importer(self)
+        self.import_probe = ImportProbe(self)
         self.scans = LibraryScans(self)
         self.health = Health(clock)
         self.tasks = TaskOwner()

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from mamd.config import Config, load_config
 from mamd.logs import Redactor
 from mamd.runtime import Runtime
+from mamd.sim import qbittorrent_binary
 from mamd.web import create_app
 from tests.support.clock import FakeClock
 from tests.support.configs import write_config
@@ -20,6 +21,19 @@ from tests.support.qbittorrent import QbittorrentFactory, require_qbittorrent
 pytest_plugins = [
     "tests.support.mam_env"
 ]  # the `make_env` fixture: the runtime, the MAM simulator, qBittorrent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that starts a real qBittorrent carries the `qbittorrent` marker, so that
+    `-m qbittorrent` (the 5.x runs of tests/run.sh) selects all of them."""
+    for item in items:
+        if "qbittorrent_nox" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.qbittorrent)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which qBittorrent this run talks to (`MAMD_QBITTORRENT`, else qbittorrent-nox on PATH)."""
+    return qbittorrent_binary.describe()
 
 
 @pytest.fixture

@@ -3,14 +3,22 @@
 qbittorrent-api is synchronous (requests); every call runs in a worker thread, one at a
 time behind a lock (its session is not thread-safe), with explicit connect and read
 timeouts. It logs in again by itself when the session expired (a 403). Failures map onto
-the shared error tree; results come back as mamd's own types. qBittorrent 4.x (pause,
-`paused*` states) and 5.x (stop, `stopped*` states) look alike from here.
+the shared error tree; results come back as mamd's own types. qBittorrent 4.5 to 5.3 look alike
+from here: qbittorrent-api sends pause or stop, `paused` or `stopped`, and keeps the session cookie
+whether it is `SID` or 5.2's `QBT_SID_<port>`; `paused*` and `stopped*` states read the same; the
+answers to adding a torrent (text up to 5.1, JSON and 409 from 5.3) are read below. mamd asks
+`torrents/info` only by hash, category and tag, never by a `filter=` state name (5.x lists every
+torrent for a name it does not know), and sets no share limits (5.2 wants a `shareLimitAction`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -94,6 +102,47 @@ class Tracker:
 
 
 AddResult = Literal["added", "present"]
+AddOutcome = Literal["added", "not added", "unclear"]
+
+
+@dataclass(frozen=True)
+class _Conflict:
+    """qBittorrent 5.3 answered 409 Conflict to an add: the torrent is there already."""
+
+    text: str
+
+
+def add_outcome(answer: Any) -> AddOutcome:
+    """What qBittorrent's answer to adding one torrent says, read rather than assumed.
+
+    Up to 5.1 the answer is the text `Ok.`, or `Fails.` when the torrent was not added (a duplicate);
+    5.3 answers JSON, `{"added_torrent_ids": [...], "success_count": 1, "failure_count": 0, ...}`.
+    """
+    if isinstance(answer, _Conflict):
+        return "not added"
+    if isinstance(answer, str):
+        text = answer.strip()
+        return "added" if text == "Ok." else "not added" if text == "Fails." else "unclear"
+    if isinstance(answer, Mapping):
+        success, failure = _count(answer.get("success_count")), _count(answer.get("failure_count"))
+        if success is not None and failure is not None:
+            if success >= 1 and failure == 0:
+                return "added"
+            if success == 0 and failure >= 1:
+                return "not added"
+    return "unclear"
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _shown(answer: Any) -> str:
+    if isinstance(answer, _Conflict):
+        return f"409 Conflict ({answer.text!r})" if answer.text else "409 Conflict"
+    if isinstance(answer, Mapping):
+        return json.dumps(dict(answer), separators=(",", ":"), default=str)[:300]
+    return repr(answer)[:300]
 
 
 def _torrent(raw: Any) -> Torrent:
@@ -138,6 +187,7 @@ class QbittorrentClient:
         self._lock = asyncio.Lock()
         self._client: qbittorrentapi.Client | None = None
         self._built_for: tuple[str, str, str] | None = None
+        self._server_error: tuple[int, str] | None = None  # the first 5xx answer of the current call
 
     # -- the chokepoint --------------------------------------------------------------------
 
@@ -169,19 +219,32 @@ class QbittorrentClient:
                 host=settings.url,
                 username=settings.username if settings.password else None,
                 password=password or None,
-                REQUESTS_ARGS={"timeout": self._timeouts},
+                REQUESTS_ARGS={"timeout": self._timeouts, "hooks": {"response": [self._note_server_error]}},
                 DISABLE_LOGGING_DEBUG_OUTPUT=True,
             )
             self._built_for = key
+        self._server_error = None
         try:
             return action(self._client)
         except qbittorrentapi.LoginFailed as exc:
+            # from 5.2 a refused Host header and a wrong password both end the login with 401
+            if _refuses_host_header(settings.url, self._timeouts):
+                raise Unauthorized(SERVICE, host_header_refused(settings.url)) from exc
             raise Unauthorized(
                 SERVICE,
                 "qBittorrent refused qbittorrent.username and qbittorrent.password; after a few wrong "
                 "tries it bans the address for a while (WebUI → Authentication)",
             ) from exc
-        except (qbittorrentapi.HTTP401Error, qbittorrentapi.HTTP403Error) as exc:
+        except qbittorrentapi.HTTP401Error as exc:
+            # qBittorrent answers 401 to a Host header (or Origin, Referer) it does not expect
+            raise Unauthorized(SERVICE, host_header_refused(settings.url)) from exc
+        except qbittorrentapi.HTTP403Error as exc:
+            first = self._first_server_error()
+            if first is not None:
+                # qbittorrent-api retries a 5xx on a new HTTP session, without the login cookie: the
+                # retry's 403 hides what qBittorrent answered first
+                code, text = first
+                raise Unavailable(SERVICE, f"{what} failed ({code}): {text}", code) from exc
             raise Unauthorized(
                 SERVICE, f"{what} was refused ({_status(exc)}): not logged in or banned"
             ) from exc
@@ -197,6 +260,14 @@ class QbittorrentClient:
             raise Unavailable(SERVICE, f"cannot reach qBittorrent at {settings.url}: {reason}") from exc
         except qbittorrentapi.APIError as exc:
             raise Unavailable(SERVICE, f"{what} failed: {self._redact(str(exc))}") from exc
+
+    def _note_server_error(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        """A requests response hook (worker thread, one call at a time): remember the first 5xx."""
+        if response.status_code >= 500 and self._server_error is None:
+            self._server_error = (int(response.status_code), self._redact(str(response.text)[:300]))
+
+    def _first_server_error(self) -> tuple[int, str] | None:
+        return self._server_error
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -249,26 +320,43 @@ class QbittorrentClient:
         tags: Iterable[str],
         stopped: bool = False,
     ) -> AddResult:
-        """Add .torrent bytes; "present" when qBittorrent had it already (4.x answers "Fails.")."""
+        """Add .torrent bytes; "present" when qBittorrent had it already.
+
+        A torrent qBittorrent did not add ("Fails." up to 5.1, 409 Conflict or `failure_count` > 0
+        from 5.3) counts as present once `torrents/info` lists its hash; otherwise the refusal is
+        `Rejected`, naming qBittorrent's answer. An answer of another shape counts as added only
+        when the torrent is listed.
+        """
         tag_list = list(tags)
 
         def add(client: qbittorrentapi.Client) -> Any:
-            return client.torrents_add(
-                torrent_files=data,
-                save_path=save_path,
-                category=category,
-                tags=tag_list,
-                is_paused=stopped,
-                is_stopped=stopped,
-                use_auto_torrent_management=False,
-            )
+            try:
+                return client.torrents_add(
+                    torrent_files=data,
+                    save_path=save_path,
+                    category=category,
+                    tags=tag_list,
+                    is_paused=stopped,
+                    is_stopped=stopped,
+                    use_auto_torrent_management=False,
+                )
+            except qbittorrentapi.Conflict409Error as exc:
+                return _Conflict(str(exc).strip())
+            except (TypeError, ValueError) as exc:  # JSON that qbittorrent-api cannot make a dict of
+                return f"an answer qbittorrent-api cannot read ({exc})"
 
         answer = await self._call("torrents/add", add)
-        if isinstance(answer, str) and answer.strip() != "Ok.":
-            if await self.torrent(torrent_hash) is not None:
-                return "present"
-            raise Rejected(SERVICE, f"qBittorrent did not add the torrent: {answer.strip()!r}")
-        return "added"
+        outcome = add_outcome(answer)
+        if outcome == "added":
+            return "added"
+        if await self.torrent(torrent_hash) is not None:
+            return "present" if outcome == "not added" else "added"
+        raise Rejected(
+            SERVICE,
+            f"qBittorrent did not add the torrent {torrent_hash} and does not list it; it answered "
+            f"{_shown(answer)}",
+            409 if isinstance(answer, _Conflict) else None,
+        )
 
     async def stop(self, hashes: Iterable[str]) -> None:
         """Stop (4.x: pause) these torrents; qbittorrent-api picks the verb the server knows."""
@@ -299,6 +387,35 @@ class QbittorrentClient:
         """Point "Run external program on torrent finished" at `program` (the demo and tests use it)."""
         prefs = {"autorun_enabled": True, "autorun_program": program}
         await self._call("app/setPreferences", lambda c: c.app_set_preferences(prefs))
+
+
+def host_header_refused(url: str) -> str:
+    """What to do when qBittorrent refuses the Host header mamd sends for `url`."""
+    host = urllib.parse.urlsplit(url).netloc or url
+    return (
+        f"qBittorrent answered 401 Unauthorized to the Host header {host!r} (from qbittorrent.url): "
+        "it compares that header with its own address and port, so it refuses requests that come "
+        "through a reverse proxy or a Docker port mapping. This is neither a ban nor a wrong password. "
+        "In qBittorrent, Tools → Options → Web UI, untick “Enable Host header validation” (or list "
+        "this name under “Server domains”), or set qbittorrent.url to the address and port "
+        "qBittorrent itself listens on"
+    )
+
+
+def _refuses_host_header(url: str, timeouts: tuple[float, float]) -> bool:
+    """Whether qBittorrent answers 401 to a request with no session at all.
+
+    Without a session it answers 403 (not logged in); a 401 comes from its Host header check, which
+    runs first.
+    """
+    request = urllib.request.Request(url.rstrip("/") + "/api/v2/app/version")
+    try:
+        with urllib.request.urlopen(request, timeout=sum(timeouts)):
+            return False
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
+    except (OSError, ValueError):
+        return False
 
 
 def _status(exc: Any) -> int | None:

@@ -314,9 +314,10 @@ async def _demo(folder: Path, serve: bool) -> int:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
             daemon = DemoDaemon(folder, session)
             if downloads.available():
-                qbittorrent = await downloads.start_qbittorrent(folder / "qbittorrent", daemon.config)
+                qbittorrent, found = await downloads.start_qbittorrent(folder / "qbittorrent", daemon.config)
                 print(
-                    f"A real qbittorrent-nox runs on {qbittorrent.url} with its own profile in the folder.\n"
+                    f"A real qbittorrent-nox, qBittorrent {found} ({qbittorrent.binary}), runs on "
+                    f"{qbittorrent.url} with its own profile in the folder.\n"
                 )
             mam = await start_mam(qbittorrent.save_path if qbittorrent is not None else None)
             print(f"The MAM simulator runs on {mam.url} with {len(mam.simulator.rows)} torrents.\n")

@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 from pathlib import Path
 
 import qbittorrentapi
 
+from mamd.sim import qbittorrent_binary
 from mamd.sim.qbittorrent import QbittorrentNox
 
 INSTALL_HINT = (
-    "install it with `sudo apt-get install qbittorrent-nox` (Debian, Ubuntu) and run the demo again"
+    "install it with `sudo apt-get install qbittorrent-nox` (Debian, Ubuntu), or name another binary "
+    f"in {qbittorrent_binary.ENV}, and run the demo again"
 )
 
 
 def available() -> bool:
-    return shutil.which("qbittorrent-nox") is not None
+    """Whether the qBittorrent the demo would run (`MAMD_QBITTORRENT`, else qbittorrent-nox) is there."""
+    return qbittorrent_binary.locate() is not None
 
 
-async def start_qbittorrent(folder: Path, config: Path) -> QbittorrentNox:
-    """qbittorrent-nox whose "run external program on torrent finished" is `mamd hook %I`."""
+async def start_qbittorrent(folder: Path, config: Path) -> tuple[QbittorrentNox, str]:
+    """qbittorrent-nox whose "run external program on torrent finished" is `mamd hook %I`, and its
+    version (such as `v5.3.0`)."""
     program = f"{sys.executable} -m mamd hook %I -c {config}"
     instance = QbittorrentNox(folder, autorun_program=program)
-    return await asyncio.to_thread(instance.start)
+    try:
+        found = await asyncio.to_thread(qbittorrent_binary.version, instance.binary)
+    except OSError as exc:
+        found = f"of unknown version ({exc})"
+    return await asyncio.to_thread(instance.start), found
 
 
 STOPPED = ("pausedDL", "stoppedDL")

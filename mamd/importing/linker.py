@@ -24,8 +24,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from mamd.importing.plan import ImportPlan
+from mamd.importing.probe import link_problem
 
 Method = Literal["hardlink", "copy"]
+LINK_SETUP_ERRORS = frozenset({errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK})
 Outcome = Literal["linked", "already"]
 
 
@@ -81,7 +83,7 @@ def link_book(
         for placement, source in zip(plan.files, sources, strict=True):
             target = temp / placement.target
             target.parent.mkdir(parents=True, exist_ok=True)
-            _place(source, target, method, library)
+            _place(source, target, method, library, save_path)
             _same_inode_or_refuse(source, target, method)
         if metadata is not None and not (temp / "metadata.json").exists():
             _write_new(temp / "metadata.json", json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
@@ -179,20 +181,18 @@ def _make_parents(folder: Path, root: Path) -> list[Path]:
     return created
 
 
-def _place(source: Path, target: Path, method: Method, library: Path) -> None:
+def _place(source: Path, target: Path, method: Method, library: Path, save_path: Path) -> None:
     try:
         if method == "hardlink":
             os.link(source, target, follow_symlinks=False)  # a link swapped in meanwhile is not followed
         else:
             shutil.copy2(source, target, follow_symlinks=False)
     except OSError as exc:
-        if exc.errno == errno.EXDEV:
-            raise ImportRefused(
-                f"{source} and the library {library} are on different filesystems, where hard links are "
-                "impossible: put qBittorrent's save path and the library on one filesystem, or set "
-                "`import.method: copy`",
-                retry=False,
-            ) from exc
+        if method == "hardlink" and exc.errno in LINK_SETUP_ERRORS:
+            # the setup is wrong (two mounts, two filesystems, files mamd may not link): the import waits
+            # for the fix, which the link probe also reports in /readyz
+            problem = link_problem(exc, source, save_path, library, own_file=False)
+            raise ImportRefused(problem.message, retry=True) from exc
         raise _refusal(exc, library) from exc
 
 

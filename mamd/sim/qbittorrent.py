@@ -4,6 +4,8 @@
 start (loopback only, no DHT/PeX/LSD/UPnP/GeoIP, known credentials), free ports
 chosen with retries, a readiness poll with a deadline, and a stop by PID. Nothing here
 talks to qBittorrent beyond "is the WebUI up"; callers use qbittorrent-api or mamd's own client.
+The binary is `MAMD_QBITTORRENT` or `qbittorrent-nox` (see `qbittorrent_binary`); 4.5 to 5.3 behave
+alike here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import ctypes
 import hashlib
 import http.client
 import os
+import re
 import secrets
 import signal
 import socket
@@ -26,12 +29,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from mamd.sim import qbittorrent_binary
+
 PBKDF2_ITERATIONS = 100_000  # what qBittorrent uses for `WebUI\Password_PBKDF2`
 PBKDF2_SALT_BYTES = 16
 PBKDF2_KEY_BYTES = 64
 START_ATTEMPTS = 4  # the first try and up to three retries with new ports
 POLL_INTERVAL = 0.05  # seconds between checks that the WebUI is up
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# a taken WebUI port: 4.x prints "Web UI: Unable to bind …" and exits with status 1, 5.x logs
+# "WebUI: Unable to bind …" and keeps running without a WebUI
+WEBUI_BUSY = "Unable to bind to IP"
+# the WebUI is up: "Web UI: Now listening on IP: …" (4.x), "WebUI: Now listening on IP: …" (5.x)
+WEBUI_LISTENING = re.compile(r"Web ?UI: Now listening on IP: (\S+), port: (\d+)")
 
 
 class QbittorrentError(RuntimeError):
@@ -157,7 +167,7 @@ class QbittorrentNox:
         password: str | None = None,
         refresh_interval_ms: int = 250,
         autorun_program: str | None = None,
-        binary: str = "qbittorrent-nox",
+        binary: str | None = None,
     ) -> None:
         self.folder = folder
         self.profile = folder / "profile"
@@ -165,9 +175,10 @@ class QbittorrentNox:
         self._password = password if password is not None else secrets.token_urlsafe(18)
         self.refresh_interval_ms = refresh_interval_ms
         self.autorun_program = autorun_program
-        self.binary = binary
+        self.binary = binary or qbittorrent_binary.chosen()
         self._ports: tuple[int, int] | None = None  # (WebUI, torrent), fixed by the first good start
         self._process: subprocess.Popen[bytes] | None = None
+        self.pids: list[int] = []  # every process started, in order (each is stopped by its PID)
 
     # --- where things are
 
@@ -186,6 +197,13 @@ class QbittorrentNox:
     @property
     def stdout_path(self) -> Path:
         return self.folder / "qbittorrent.out"
+
+    @property
+    def autorun_command(self) -> str | None:
+        """The completion program as written into qBittorrent's settings (a chroot runs it on this host)."""
+        if self.autorun_program is None:
+            return None
+        return qbittorrent_binary.host_program(self.binary, self.autorun_program)
 
     @property
     def username(self) -> str:
@@ -227,8 +245,8 @@ class QbittorrentNox:
     def start(self, timeout: float = 20.0) -> Self:
         """Start the process and return once the WebUI answers and the torrent port is listening.
 
-        The first start writes the configuration and picks free ports, retrying with new ports when
-        the WebUI port is taken (exit status 1) or the torrent port failed to bind. Raises
+        The first start writes the configuration and picks free ports, retrying at once with new ports
+        when the WebUI port is taken or the torrent port failed to bind (both read from the logs). Raises
         `QbittorrentError` with the end of the logs when it cannot start within `timeout` seconds.
         """
         if self.running:
@@ -337,7 +355,7 @@ class QbittorrentNox:
                 "General\\Locale": "en",  # the port check below matches English log lines
                 "Advanced\\RecheckOnCompletion": False,
             },
-            "AutoRun": {"enabled": self.autorun_program is not None, "program": self.autorun_program or ""},
+            "AutoRun": {"enabled": self.autorun_program is not None, "program": self.autorun_command or ""},
         }
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.config_path.with_name(self.config_path.name + ".partial")
@@ -369,21 +387,21 @@ class QbittorrentNox:
                 )
             except FileNotFoundError as exc:
                 raise QbittorrentError(f"cannot run {self.binary!r}: {exc}") from exc
+        self.pids.append(self._process.pid)
         webui, torrent = ports
         webui_up = False
         polls = int((deadline - time.monotonic()) / POLL_INTERVAL) + 2
         for _ in range(max(polls, 2)):
             code = self._process.poll()
+            log = _read_from(self.log_path, log_offset)
+            if WEBUI_BUSY in log or WEBUI_BUSY in _read_from(self.stdout_path, out_offset):
+                return f"WebUI port {webui} was taken"  # the caller stops a 5.x that kept running
             if code is not None:
-                output = _read_from(self.stdout_path, out_offset)
-                if code == 1 and "Unable to bind" in output:
-                    return f"WebUI port {webui} was taken"
                 raise QbittorrentError(f"qbittorrent-nox exited with status {code}\n{self.log_tail()}")
             webui_up = webui_up or _webui_answers(webui)
             if webui_up:
                 # libtorrent logs the listen result before the WebUI comes up; a failed torrent port
                 # leaves the process running and transfers failing silently
-                log = _read_from(self.log_path, log_offset)
                 if "Failed to listen on IP" in log:
                     return f"torrent port {torrent} was taken"
                 if all(

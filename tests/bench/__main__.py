@@ -2,7 +2,8 @@
 
 It prints a table of named figures against their goals, then the same figures as one JSON
 object on the last line. `--quick` shortens the idle and load phases for a fast look; the
-figures reported for an issue come from a full run.
+figures reported for an issue come from a full run. The qBittorrent it runs is the one
+`MAMD_QBITTORRENT` names, else qbittorrent-nox.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import sys
 import time
 
+from mamd.sim import qbittorrent_binary
 from tests.bench import daemon, imports, library, search
 from tests.bench.figures import Figure
 
@@ -31,6 +33,8 @@ def main() -> int:
     args = parser.parse_args()
     figures: list[Figure] = []
     started = time.monotonic()
+    if {"imports", "search"} & set(args.only or SUITES):  # the suites that run qBittorrent
+        print(qbittorrent_binary.describe(), file=sys.stderr, flush=True)
     for name in args.only or SUITES:
         print(f"running {name} …", file=sys.stderr, flush=True)
         figures.extend(SUITES[name](quick=args.quick))

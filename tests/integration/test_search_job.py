@@ -154,6 +154,8 @@ async def test_a_miss_is_searched_again_later_and_later(make_env: Callable[..., 
 
 
 async def test_a_torrent_already_in_qbittorrent_is_recorded_not_refused(make_env: Callable[..., Any]) -> None:
+    """qBittorrent answers the duplicate "Fails." up to 5.1 and 409 Conflict from 5.3: either way the
+    grab is recorded, and the .torrent is never fetched from MAM again."""
     env: Env = await make_env()
     data = env.sim.torrent(GOOD["The Hero of Ages"])
     with api_client(env.qbt) as client:
@@ -165,6 +167,19 @@ async def test_a_torrent_already_in_qbittorrent_is_recorded_not_refused(make_env
     assert grabbed.state == "grabbed"
     assert "had it already" in (grabbed.state_reason or "")
     assert len(env.in_qbittorrent()) == 1
+    record = await env.runtime.torrents.by_mam_id(GOOD["The Hero of Ages"])
+    assert record is not None
+    assert record.wanted_id == book.id
+    [added] = await env.events("grab.added")
+    assert "(qBittorrent had it already)" in added.message
+    assert await env.events("grab.failed") == []
+    assert [d.tid for d in env.sim.downloads] == [GOOD["The Hero of Ages"]]
+
+    env.clock.advance(7 * 24 * 3600)  # well past any retry of a failed grab
+    await env.account()
+    await env.search()
+    assert [d.tid for d in env.sim.downloads] == [GOOD["The Hero of Ages"]]  # never downloaded again
+    assert (await env.book(book)).state == "grabbed"
 
 
 async def test_a_book_that_became_owned_during_the_search_is_not_grabbed(

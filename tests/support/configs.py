@@ -51,8 +51,13 @@ def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_config(folder: Path, changes: dict[str, Any] | None = None, name: str = "mamd.yaml") -> Path:
-    """A valid file in `folder`, with `changes` merged in (a value of None removes nothing: it sets null)."""
+    """A valid file in `folder`, with `changes` merged in (a value of None removes nothing: it sets null).
+
+    The default torrent and library folders are made too, so that imports can work (mamd checks).
+    """
     path = folder / name
+    for default in ("torrents", "library"):
+        (folder / default).mkdir(exist_ok=True)
     data = merge(base_config(folder), changes or {})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

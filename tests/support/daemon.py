@@ -101,6 +101,8 @@ class DaemonProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.user: str | None = None
         self.port: int | None = None  # read when started: the file may hold anything afterwards
+        # the command as it is started, e.g. inside a mount namespace (it must exec, keeping the PID)
+        self.wrap: Callable[[list[str]], list[str]] = list
 
     @property
     def http(self) -> dict[str, Any]:
@@ -119,7 +121,7 @@ class DaemonProcess:
                 self.port = None  # a file the daemon will refuse: it never listens
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "mamd", "run", "-c", str(self.config)],
+                self.wrap([sys.executable, "-m", "mamd", "run", "-c", str(self.config)]),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

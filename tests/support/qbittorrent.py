@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,18 @@ from typing import Any
 import pytest
 import qbittorrentapi
 
+from mamd.sim import qbittorrent_binary
 from mamd.sim.qbittorrent import QbittorrentNox
 from tests.support.daemon import wait_for
 
-BINARY = "qbittorrent-nox"
 INSTALL = "sh tests/run.sh installs it (apt-get install --no-install-recommends qbittorrent-nox)"
 
 
-def require_qbittorrent(binary: str = BINARY) -> None:
-    """Skip the test when `binary` is not on PATH; under CI (`CI` set) fail instead, loudly."""
-    if shutil.which(binary) is not None:
+def require_qbittorrent(binary: str | None = None) -> None:
+    """Skip the test when the chosen binary (`MAMD_QBITTORRENT`, else `qbittorrent-nox`) is not there;
+    under CI (`CI` set) fail instead, loudly."""
+    binary = binary or qbittorrent_binary.chosen()
+    if qbittorrent_binary.locate(binary) is not None:
         return
     if os.environ.get("CI"):
         pytest.fail(f"{binary} is not installed, and CI must run the real-qBittorrent tests: {INSTALL}")
@@ -73,6 +74,13 @@ def api_client(qbt: QbittorrentNox, password: str | None = None) -> Iterator[qbi
         with contextlib.suppress(qbittorrentapi.APIError):
             client.auth_log_out()
         client._trigger_session_initialization()  # closes the requests session: no ResourceWarning
+
+
+def added(answer: Any) -> bool:
+    """qbittorrent-api's answer to adding one torrent says it was added: "Ok." up to 5.1, JSON from 5.3."""
+    if isinstance(answer, str):
+        return answer == "Ok."
+    return dict(answer) == {**dict(answer), "success_count": 1, "failure_count": 0}
 
 
 def wait_complete(client: qbittorrentapi.Client, info_hash: str, timeout: float = 30.0) -> Any:

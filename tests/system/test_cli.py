@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mamd.sim import qbittorrent_binary
 from tests.support.configs import API_KEY, write_config
 from tests.support.daemon import running_daemon, wait_for
 
@@ -30,6 +31,19 @@ def test_check_config_accepts_a_valid_file(tmp_path: Path) -> None:
     result = mamd("check-config", "-c", str(write_config(tmp_path)))
     assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout
+    assert f"imports: hardlinked from {tmp_path / 'torrents'} into {tmp_path / 'library'} (tried)" in (
+        result.stdout
+    )
+
+
+def test_check_config_tries_the_import_and_says_what_to_fix(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"qbittorrent": {"save_path": str(tmp_path / "not-mounted")}})
+    result = mamd("check-config", "-c", str(config))
+    assert result.returncode == 2
+    assert f"{config}: valid, but imports cannot work here:" in result.stderr
+    assert f"qbittorrent.save_path {tmp_path / 'not-mounted'} does not exist (ENOENT)" in result.stderr
+    assert f"audiobookshelf.path {tmp_path / 'library'}" in result.stderr
+    assert result.stdout == ""
 
 
 def test_check_config_lists_every_problem_with_file_line_and_key(tmp_path: Path) -> None:
@@ -135,6 +149,7 @@ def test_commands_say_clearly_when_no_daemon_answers(tmp_path: Path) -> None:
         assert "is it running" in result.stderr
 
 
+@pytest.mark.qbittorrent  # with MAMD_QBITTORRENT's, or the qbittorrent-nox on PATH
 def test_demo_runs_end_to_end() -> None:
     result = mamd("demo", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -146,7 +161,13 @@ def test_demo_runs_end_to_end() -> None:
     assert "Mistborn #3 by Brandon Sanderson: " in result.stdout
     assert "left: 'The Hero of Ages (Abridged)' [MAM 900102]: abridged" in result.stdout
     assert "left: 'Warbreaker' [MAM 900109]: VIP-only" in result.stdout
-    if shutil.which("qbittorrent-nox") or os.environ.get("CI"):
+    binary = qbittorrent_binary.locate()
+    if binary or os.environ.get("CI"):
+        assert binary is not None
+        found = qbittorrent_binary.version(binary)
+        assert f"A real qbittorrent-nox, qBittorrent {found} ({qbittorrent_binary.chosen()}), runs on" in (
+            result.stdout
+        )
         assert (
             "Mistborn #3 by Brandon Sanderson: grabbed The Hero of Ages by Brandon Sanderson" in result.stdout
         )

@@ -131,6 +131,39 @@ def test_port_already_in_use_exits_1_with_a_clear_message(tmp_path: Path) -> Non
     assert "http.port" in daemon.log()
 
 
+def import_problems(daemon: DaemonProcess) -> tuple[int, list[str]]:
+    code, ready = daemon.get("/readyz", key=False)
+    return code, [p["summary"] for p in ready["problems"] if p["id"] == "import.link"]
+
+
+def test_imports_that_cannot_work_are_reported_at_start_and_checked_again_on_reload(tmp_path: Path) -> None:
+    missing = tmp_path / "not-mounted"
+    config = write_config(tmp_path, {"qbittorrent": {"save_path": str(missing)}})
+    with running_daemon(config) as daemon:
+        code, problems = import_problems(daemon)
+        assert code == 503
+        [summary] = problems
+        assert f"qbittorrent.save_path {missing} does not exist (ENOENT)" in summary
+        assert [p["summary"] for p in daemon.status()["problems"] if p["id"] == "import.link"] == [summary]
+
+        # an edit that names another folder is checked at once
+        config.write_text(edit(config, qbittorrent={"save_path": str(tmp_path / "torrents")}))
+        wait_for("the problem to clear", lambda: import_problems(daemon) == (200, []))
+        config.write_text(edit(config, qbittorrent={"save_path": str(missing)}))
+        wait_for("the problem again", lambda: import_problems(daemon)[0] == 503)
+
+        # the folder appears (a disk is mounted): a reload checks again while a problem stands
+        missing.mkdir()
+        daemon.signal(signal.SIGHUP)
+        wait_for("the problem to clear after SIGHUP", lambda: import_problems(daemon) == (200, []))
+        assert [e["event"] for e in daemon.log_events() if e.get("id") == "import.link"] == [
+            "health.problem",
+            "health.resolved",
+            "health.problem",
+            "health.resolved",
+        ]
+
+
 def test_a_second_daemon_on_the_same_database_exits_1_and_the_first_runs_on(tmp_path: Path) -> None:
     first = write_config(tmp_path)
     with running_daemon(first) as daemon:

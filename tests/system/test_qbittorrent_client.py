@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import qbittorrentapi
 
-from mamd.clients.errors import Unauthorized, Unavailable
+from mamd.clients.errors import Rejected, Unauthorized, Unavailable
 from mamd.clients.qbittorrent import QbittorrentClient, Torrent, _torrent
 from mamd.config.model import QbittorrentConfig
 from mamd.config.units import Secret
@@ -16,7 +20,7 @@ from mamd.domain.torrentfile import parse_torrent
 from mamd.sim.qbittorrent import QbittorrentNox
 from mamd.sim.torrents import make_torrent, write_payload
 from tests.support.configs import free_port
-from tests.support.qbittorrent import QbittorrentFactory
+from tests.support.qbittorrent import QbittorrentFactory, api_client
 
 pytestmark = pytest.mark.qbittorrent
 FILES = {"Author - Title/Part 1.mp3": 150_000, "Author - Title/Part 2.mp3": 150_001}
@@ -67,7 +71,7 @@ async def test_adding_and_reading_a_torrent_gives_typed_answers(
     )
     assert added == "added"
     again = await client.add(data, info_hash, save_path=str(qbt.save_path), category="mamd", tags=["mamd"])
-    assert again == "present"  # qBittorrent 4.x answers "Fails." for a duplicate
+    assert again == "present"  # qBittorrent had it already: "Fails." up to 5.1, 409 Conflict from 5.3
     torrent = await until_complete(client, info_hash)
     assert (torrent.hash, torrent.category, torrent.name) == (info_hash, "mamd", "Author - Title")
     assert set(torrent.tags) == {"mamd", "audiobook"}
@@ -81,6 +85,103 @@ async def test_adding_and_reading_a_torrent_gives_typed_answers(
     assert await client.torrent("0" * 40) is None
     assert [t.hash for t in await client.torrents(category="mamd")] == [info_hash]
     assert states[-1] == ("ok", None)
+
+
+def version_of(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def duplicate_answer(qbt: QbittorrentNox, data: bytes) -> str:
+    """What this qBittorrent answers, through qbittorrent-api, to a torrent it has already."""
+    with api_client(qbt) as client:
+        try:
+            return repr(client.torrents_add(torrent_files=data))
+        except qbittorrentapi.Conflict409Error as exc:
+            return f"409 {exc}"
+
+
+async def test_a_duplicate_is_present_whether_this_version_answers_fails_or_409(
+    qbittorrent_nox: QbittorrentFactory, tmp_path: Path
+) -> None:
+    qbt = qbittorrent_nox()
+    client, states = client_for(qbt)
+    data, info_hash = torrent_bytes(tmp_path, qbt)
+    assert (
+        await client.add(data, info_hash, save_path=str(qbt.save_path), category="mamd", tags=[]) == "added"
+    )
+    version = version_of(await client.version())
+    answer = await asyncio.to_thread(duplicate_answer, qbt, data)
+    # measured: 4.5.2 and 5.1.0 answer "Fails.", 5.3.0 answers HTTP 409 Conflict
+    assert answer == ("409 Conflict" if version >= (5, 3) else "'Fails.'")
+    again = await client.add(data, info_hash, save_path=str(qbt.save_path), category="other", tags=[])
+    assert again == "present"
+    assert states[-1] == ("ok", None)
+    [torrent] = await client.torrents()
+    assert torrent.category == "mamd"  # the duplicate changed nothing
+
+
+async def test_bytes_that_are_no_torrent_are_refused_naming_qbittorrents_answer(
+    qbittorrent_nox: QbittorrentFactory,
+) -> None:
+    qbt = qbittorrent_nox()
+    client, states = client_for(qbt)
+    with pytest.raises(Rejected) as refused:
+        await client.add(b"not a torrent", "0" * 40, save_path=str(qbt.save_path), category="mamd", tags=[])
+    assert refused.value.status == 415
+    assert "is not a valid torrent file" in refused.value.message
+    assert states[-1] == ("ok", None)
+
+
+@contextlib.asynccontextmanager
+async def port_mapping(target: int) -> AsyncIterator[int]:
+    """A port on 127.0.0.1 that forwards to `target`, as a Docker port mapping (`-p 18080:8080`) does."""
+
+    writers: list[asyncio.StreamWriter] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", target)
+        writers.extend((writer, upstream_writer))
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    server = await asyncio.start_server(forward, "127.0.0.1", 0)
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        for writer in writers:  # kept-alive connections outlive the listening socket
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        await server.wait_closed()
+
+
+async def test_a_host_header_qbittorrent_does_not_expect_is_explained_not_called_a_ban(
+    qbittorrent_nox: QbittorrentFactory,
+) -> None:
+    qbt = qbittorrent_nox()
+    async with port_mapping(qbt.webui_port) as mapped:
+        settings = QbittorrentConfig(
+            url=f"http://127.0.0.1:{mapped}", username=qbt.username, password=Secret(qbt.password)
+        )
+        states: list[tuple[str, Any]] = []
+        client = QbittorrentClient(lambda: settings, on_state=lambda s, e: states.append((s, e)))
+        with pytest.raises(Unauthorized) as refused:
+            await client.version()
+    message = refused.value.message
+    assert f"Host header '127.0.0.1:{mapped}' (from qbittorrent.url)" in message
+    assert "Enable Host header validation" in message
+    assert "banned" not in message
+    assert "qbittorrent.password" not in message
+    assert states[-1] == ("unauthorized", message)
+    # the same credentials through qBittorrent's own port are fine: it was the header, not the login
+    assert (await client_for(qbt)[0].version()).startswith("v")
 
 
 async def test_stop_and_start_work_on_this_qbittorrent_version(

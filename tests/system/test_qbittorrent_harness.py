@@ -15,11 +15,13 @@ import qbittorrentapi
 
 import mamd.sim.qbittorrent as qbittorrent_module
 from mamd.domain.torrentfile import bdecode, bencode, parse_torrent
+from mamd.sim import qbittorrent_binary
 from mamd.sim.qbittorrent import QbittorrentNox, pbkdf2_password
 from mamd.sim.torrents import make_torrent, write_payload
 from tests.support.daemon import wait_for
 from tests.support.qbittorrent import (
     QbittorrentFactory,
+    added,
     api_client,
     pid_alive,
     require_qbittorrent,
@@ -46,7 +48,7 @@ def add_book(qbt: QbittorrentNox, client: qbittorrentapi.Client, folder: Path) -
     """Write the book into `folder`, add its torrent with `folder`'s parent as save path; the hash."""
     write_payload(folder, BOOK_FILES, seed="harness")
     data = make_torrent(folder)
-    assert client.torrents_add(torrent_files=data, save_path=str(folder.parent)) == "Ok."
+    assert added(client.torrents_add(torrent_files=data, save_path=str(folder.parent)))
     return parse_torrent(data).info_hash
 
 
@@ -67,11 +69,48 @@ def test_without_the_binary_tests_skip_but_fail_under_ci(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="not installed"):
+    monkeypatch.delenv(qbittorrent_binary.ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="qbittorrent-nox is not installed"):
         require_qbittorrent()
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match=r"tests/run\.sh installs it"):
         require_qbittorrent()
+
+
+def test_the_binary_is_the_one_mamd_qbittorrent_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    missing = tmp_path / "qbittorrent-5.9"
+    monkeypatch.setenv(qbittorrent_binary.ENV, str(missing))
+    assert QbittorrentNox(tmp_path / "qbt").binary == str(missing)
+    with pytest.raises(pytest.skip.Exception, match=f"{missing} is not installed"):
+        require_qbittorrent()
+    assert qbittorrent_binary.describe() == f"qBittorrent: {missing} is not installed"
+    # a launcher that runs qBittorrent in a chroot says how the host's programs are reached from it
+    missing.write_text(
+        f"#!/bin/sh\n{qbittorrent_binary.HOST_PROGRAM_MARKER} /usr/sbin/chroot /run/host\nexec true\n"
+    )
+    missing.chmod(0o755)
+    require_qbittorrent()
+    launched = QbittorrentNox(tmp_path / "qbt", autorun_program='/bin/hook "%N"')
+    assert launched.autorun_command == '/usr/sbin/chroot /run/host /bin/hook "%N"'
+    assert QbittorrentNox(
+        tmp_path / "qbt", autorun_program="/bin/hook", binary="/bin/sh"
+    ).autorun_command == ("/bin/hook")
+    with pytest.raises(OSError, match="printed no version"):
+        qbittorrent_binary.version()
+
+
+def test_the_version_is_read_without_leaving_files_in_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_qbittorrent()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    found = qbittorrent_binary.version()
+    assert found.startswith("v")
+    assert list(tmp_path.iterdir()) == []
+    assert qbittorrent_binary.describe().startswith(f"qBittorrent {found} (")
 
 
 def test_an_instance_answers_its_credentials_on_loopback_only(qbittorrent_nox: QbittorrentFactory) -> None:
@@ -113,7 +152,9 @@ def test_paths_and_programs_with_quotes_accents_and_commas_reach_qbittorrent_int
     with api_client(qbt) as client:
         preferences = client.app_preferences()
     assert Path(preferences["save_path"]) == qbt.save_path
-    assert (preferences["autorun_enabled"], preferences["autorun_program"]) == (True, program)
+    assert (preferences["autorun_enabled"], preferences["autorun_program"]) == (True, qbt.autorun_command)
+    assert qbt.autorun_command is not None
+    assert qbt.autorun_command.endswith(program)  # a chroot launcher puts its way out in front
 
 
 def test_a_torrent_over_data_in_the_save_path_completes_and_runs_the_hook(
@@ -144,7 +185,7 @@ def test_qbittorrent_hashes_a_non_canonical_info_dict_as_parse_torrent_does(
     info_hash = parse_torrent(data).info_hash
     assert info_hash != hashlib.sha1(bencode(info)).hexdigest()
     with api_client(qbt) as client:
-        assert client.torrents_add(torrent_files=data) == "Ok."
+        assert added(client.torrents_add(torrent_files=data))
         assert wait_complete(client, info_hash, timeout=15).hash == info_hash
 
 
@@ -178,13 +219,19 @@ def test_restart_keeps_ports_and_torrents_and_stop_leaves_no_process(
 
 def test_as_a_context_manager_it_starts_and_stops_by_pid(tmp_path: Path) -> None:
     require_qbittorrent()
+    mounts = Path("/proc/self/mountinfo").read_text()
     with QbittorrentNox(tmp_path / "qbt") as qbt:
         pid = qbt.pid
         assert pid is not None
         assert pid_alive(pid)
-        assert "Web UI: Now listening on IP: 127.0.0.1" in qbt.log_tail()
+        # the PID is qBittorrent's own, also through a chroot launcher (every step of it execs)
+        assert Path(f"/proc/{pid}/comm").read_text().strip() == "qbittorrent-nox"
+        listening = qbittorrent_module.WEBUI_LISTENING.search(qbt.log_path.read_text())
+        assert listening is not None  # "Web UI: Now listening on IP: …" (4.x) or "WebUI: …" (5.x)
+        assert listening.groups() == ("127.0.0.1", str(qbt.webui_port))
     assert not pid_alive(pid)
     assert "Exiting cleanly" in qbt.log_tail()
+    assert Path("/proc/self/mountinfo").read_text() == mounts  # a launcher's mounts died with it
 
 
 @pytest.fixture
@@ -215,9 +262,12 @@ def test_busy_ports_are_replaced_by_new_ones(
         assert client.app_preferences()["listen_port"] == qbt.torrent_port
     out = qbt.stdout_path.read_text()
     log = qbt.log_path.read_text()
-    # both conflicts happened, each logged where qBittorrent logs it
-    assert f"Unable to bind to IP: 127.0.0.1, port: {busy_ports[0]}" in out
+    # both conflicts happened, each logged where qBittorrent logs it: the WebUI's on stdout (4.x, which
+    # then exits) or in its log (5.x, which keeps running); every process was stopped
+    assert f"Unable to bind to IP: 127.0.0.1, port: {busy_ports[0]}" in out + log
     assert f'Failed to listen on IP. IP: "127.0.0.1". Port: "TCP/{busy_ports[3]}"' in log
+    assert len(qbt.pids) == 3
+    assert [pid_alive(pid) for pid in qbt.pids] == [False, False, True]
 
 
 def test_two_instances_transfer_a_payload_through_add_peers(
@@ -229,7 +279,7 @@ def test_two_instances_transfer_a_payload_through_add_peers(
         wait_complete(seeding, info_hash, timeout=15)
         data = make_torrent(seeder.save_path / BOOK)
         started = time.monotonic()
-        assert leeching.torrents_add(torrent_files=data) == "Ok."
+        assert added(leeching.torrents_add(torrent_files=data))
         # the torrent is private and there is no tracker: introduce the seeder by hand
         wait_for("the leecher to know the torrent", lambda: leeching.torrents_info(torrent_hashes=info_hash))
         leeching.torrents_add_peers(peers=[f"127.0.0.1:{seeder.torrent_port}"], torrent_hashes=info_hash)
