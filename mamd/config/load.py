@@ -178,6 +178,7 @@ class _Builder:
             value = self.text(raw[key], sub)
             if value is INVALID:
                 return INVALID
+            source = dotted(sub)
         else:
             sub = (*path, file_key)
             name = self.text(raw[file_key], sub)
@@ -186,6 +187,7 @@ class _Builder:
             value = self.read_secret_file(name, sub)
             if value is INVALID:
                 return INVALID
+            source = f"{dotted(sub)} ({name})"
         if not value:
             return self.problem(sub, "the secret is empty")
         if is_placeholder(value):
@@ -198,7 +200,7 @@ class _Builder:
         check = f.metadata.get("check")
         if check and check(value):
             return self.problem(sub, f"{check(value)} (the value is a secret and not shown)")
-        return Secret(value)
+        return Secret(value, source)
 
     def read_secret_file(self, name: str, path: KeyPath) -> Any:
         file = Path(name).expanduser()

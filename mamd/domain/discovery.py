@@ -172,8 +172,9 @@ def series_gaps(
             if not key:
                 continue
             names[key][entry.name] += 1
-            if book.authors:
-                authors[key][book.authors[0]] += 1
+            # every author of every book counts, whatever their order: Audiobookshelf may list a
+            # book's authors in another order without changing its `updatedAt`
+            authors[key].update(dict.fromkeys(book.authors, 1))
             position = parse_sequence(entry.sequence)
             if position is not None:
                 positions[key].update(position.values)
@@ -269,4 +270,5 @@ def discover(
 
 
 def _most_common(counts: Mapping[str, int]) -> str:
-    return min(counts, key=lambda name: (-counts[name], name))
+    """The most counted; among equals, the first in a case-blind order (the same whatever came first)."""
+    return min(counts, key=lambda name: (-counts[name], name.casefold(), name))

@@ -328,3 +328,17 @@ def test_a_close_title_or_name_is_not_ownership(
     title: str, author: str, series: str | None, position: str | None
 ) -> None:
     assert not OwnedIndex(OWNED_ELSEWHERE).owns(WantSpec("k", "manual", author, title, series, position))
+
+
+def test_a_series_keeps_its_author_whatever_order_audiobookshelf_lists_co_authors_in() -> None:
+    def series(order: list[tuple[str, ...]]) -> str:
+        library = [
+            book(f"Book {n}", *authors, series="Shared World", seq=str(n))
+            for n, authors in zip((1, 3), order, strict=True)
+        ]
+        [gap] = discover(library, series_gaps_wanted=True, include_novellas=False).wants.values()
+        return gap.author
+
+    first = series([("Anne Author", "Bob Writer"), ("Anne Author", "Bob Writer")])
+    assert series([("Bob Writer", "Anne Author"), ("Bob Writer", "Anne Author")]) == first
+    assert series([("Bob Writer", "Anne Author"), ("Anne Author", "Bob Writer")]) == first
