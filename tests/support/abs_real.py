@@ -175,7 +175,10 @@ class RealAbs:
         root_id = body["user"]["id"]
         self.api_key = self._new_key("mamd", root_id)
         status, body = self.call(
-            "POST", "/api/users", {"username": READER_USER, "password": READER_PASSWORD, "type": "user"}
+            "POST",
+            "/api/users",
+            # like API keys, users are created inactive unless asked otherwise
+            {"username": READER_USER, "password": READER_PASSWORD, "type": "user", "isActive": True},
         )
         assert status == 200, (status, body)
         self.user_api_key = self._new_key("mamd-reader", body["user"]["id"])
