@@ -124,6 +124,27 @@ def test_audiobookshelf_stopped_mid_import_is_shown_down_then_ok_within_seconds_
     assert chain.abs.item_at(THRONE_FOLDER) is not None
 
 
+def test_audiobookshelf_back_after_an_outage_is_shown_ok_within_seconds_though_nothing_waits_on_it(
+    make_abs_chain: AbsChainFactory,
+) -> None:
+    """Without an import in progress, nothing would ask Audiobookshelf again before the failed job's
+    retry minutes later: `/status` would say `down` all that time."""
+    chain = make_abs_chain(NOVIK)
+    chain.abs.stop()
+    failed = chain.run_job("library_sync")
+    assert failed["last_result"] == "error"
+    assert chain.daemon.status()["services"]["audiobookshelf"]["state"] == "down"
+    chain.abs.start()
+    wait_for(
+        "Audiobookshelf to be shown ok again",
+        lambda: chain.daemon.status()["services"]["audiobookshelf"]["state"] == "ok",
+        timeout=40,
+    )
+    # and the work that failed while it was away is done now, not at its next retry
+    assert chain.job_after("library_sync", failed["last_run_id"])["last_result"] == "ok"
+    assert chain.daemon.status()["library"]["items"] == len(NOVIK)
+
+
 def test_a_wrong_key_is_shown_with_where_to_fix_it_and_a_reload_with_the_right_one_fixes_it(
     make_abs_chain: AbsChainFactory,
 ) -> None:
