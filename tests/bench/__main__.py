@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from tests.bench import daemon, imports, library, search
+from tests.bench import audiobookshelf, daemon, imports, library, search
 from tests.bench.figures import Figure
 
 SUITES = {
@@ -20,6 +20,7 @@ SUITES = {
     "library": library.run,
     "imports": imports.run,
     "search": search.run,
+    "audiobookshelf": audiobookshelf.run,
 }
 
 
