@@ -69,6 +69,10 @@ class ServiceProbes:
             self._due["audiobookshelf"] = self._runtime.clock.now() + probe_delay(1)
             self._wake.set()
 
+    def scheduled(self) -> dict[str, float]:
+        """When each service that is probed will be asked next."""
+        return dict(self._due)
+
     def probe_now(self, service: str) -> None:
         """Ask this service at once (its settings changed)."""
         self._due[service] = 0.0
