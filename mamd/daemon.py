@@ -227,6 +227,8 @@ class Daemon:
                 new.audiobookshelf.library,
             ) or old.audiobookshelf.api_key != new.audiobookshelf.api_key:
                 runtime.request_job("library_sync")  # another library, or the first chance to read it
+        if old.wanted != new.wanted:
+            runtime.request_job("discover")  # what is wanted follows the file within a second, too
         if old.qbittorrent != new.qbittorrent:
             runtime.probes.probe_now("qbittorrent")
             runtime.importer.service_back()

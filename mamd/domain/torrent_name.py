@@ -119,7 +119,7 @@ def _names_want(folded: str, want: NamedWant) -> bool:
                 for name in split_names(want.author)
                 for word in name_key(name).split()[-1:]
             )
-            return author_named or (len(title) >= MIN_TITLE_CHARS and " " in title)
+            return author_named or len(title) >= MIN_TITLE_CHARS
     return False
 
 

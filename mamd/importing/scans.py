@@ -201,9 +201,9 @@ class LibraryScans:
     async def _confirmed(self, records: Sequence[TorrentRecord], items: Sequence[ListedItem]) -> None:
         """In the library: owned at once (stored with the library, `discover` runs), and said so."""
         runtime = self._runtime
+        books = await runtime.require_audiobookshelf().books([item.id for item in items])
         now = runtime.clock.now()
         await runtime.torrents.confirmed([t.hash for t in records], now)
-        books = await runtime.require_audiobookshelf().books([item.id for item in items])
         await runtime.library.upsert(books, now)
         runtime.request_job("discover")
         for record in records:

@@ -17,6 +17,7 @@ from mamd.clients.errors import UpstreamError
 from mamd.clients.qbittorrent import Torrent, TorrentFile
 from mamd.clock import sleep_or_wake
 from mamd.domain.book import BookMeta, abs_metadata, merge
+from mamd.domain.discovery import ManualEntry, manual_wants
 from mamd.domain.torrent_name import identify, meta_from_name
 from mamd.importing.linker import ImportRefused, link_book
 from mamd.importing.plan import plan_import
@@ -286,6 +287,9 @@ class Importer:
             return merge(tagged, meta_from_name(torrent.name))
         runtime = self._runtime
         wants = [book.spec for book in await runtime.wanted.all() if book.state in OPEN_STATES]
+        # `wanted.manual` as written now, before discover has run on it: the way to vouch for a name
+        manual = runtime.config.wanted.manual
+        wants += manual_wants(ManualEntry(m.title, m.author, m.series, m.position) for m in manual)
         known = [*await runtime.library.authors(), *(want.author for want in wants)]
         named = identify(torrent.name, wants, known)
         if named is None:

@@ -57,7 +57,7 @@ def shown(item: dict[str, Any]) -> tuple[Any, ...]:
 def edit(chain: AbsChain, section: str, **changes: Any) -> None:
     """Save the configuration with changes, as a person editing the file would (applied within a second)."""
     data = yaml.safe_load(chain.config.read_text())
-    data[section].update(changes)
+    data.setdefault(section, {}).update(changes)
     chain.config.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
@@ -226,10 +226,15 @@ def test_a_torrent_named_after_a_series_is_filed_under_the_wanted_books_author_n
     assert shown(item)[1] == ["Naomi Novik"]
     assert not (chain.library / "Temeraire 2").exists()
 
-    chain.add_audiobook("Bogus Saga 4 - The Nameless", {"The Nameless.mp3": untagged}, audio="mp3")
+    nameless = chain.add_audiobook("Bogus Saga 4 - The Nameless", {"The Nameless.mp3": untagged}, audio="mp3")
     [unsure] = wait_for("the import to be held back", lambda: chain.events("import.unsure"), timeout=60)
     assert "wanted.manual" in unsure["message"]
     assert not (chain.library / "Bogus Saga 4").exists()
+    # as the event says: vouch for it in wanted.manual, then hook it again
+    edit(chain, "wanted", manual=[{"title": "The Nameless", "author": "Ann Other"}])
+    wait_for("the edit to apply", lambda: chain.daemon.status()["config"]["generation"] == 2, timeout=15)
+    assert chain.daemon.post_json("/hooks/qbittorrent", {"hash": nameless})[0] == 202
+    wait_for("it to be imported", lambda: (chain.library / "Ann Other" / "The Nameless").is_dir(), timeout=30)
     assert "Bogus Saga 4" not in [
         a["name"] for a in chain.abs.get(f"/api/libraries/{chain.abs.library_id}/authors")["authors"]
     ]
