@@ -93,7 +93,11 @@ class ServiceProbes:
             now = clock.now()
             due = [name for name, at in self._due.items() if at <= now]
             for name in due:
-                await self.probe(name)
+                try:
+                    await self.probe(name)
+                except Exception:  # a bug: said with its traceback, and probing goes on
+                    log.exception("probe.crashed", service=name)
+                    self._again(name, "the probe crashed")
             later = [at for at in self._due.values() if at > clock.now()]
             wait = min(later) - clock.now() if later else IDLE_S
             self._wake.clear()

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from mamd.domain.library import Book
@@ -88,7 +89,7 @@ class OwnedIndex:
     def __init__(self, books: Iterable[Book]) -> None:
         self.asins: set[str] = set()
         self.positions: dict[str, set[Decimal]] = defaultdict(set)
-        self._by_name: dict[str, list[Release]] = defaultdict(list)
+        self._by_name: dict[str, list[Book]] = defaultdict(list)
         for book in books:
             if book.asin:
                 self.asins.add(book.asin.upper())
@@ -96,9 +97,8 @@ class OwnedIndex:
                 position = parse_sequence(entry.sequence)
                 if position is not None:
                     self.positions[series_key(entry.name)].update(position.values)
-            release = _as_release(book)
             for word in _name_words(book.authors):
-                self._by_name[word].append(release)
+                self._by_name[word].append(book)
 
     def owns(self, want: WantSpec) -> bool:
         if want.asin and want.asin.upper() in self.asins:
@@ -111,12 +111,13 @@ class OwnedIndex:
         if not want.title:
             return False
         wanted = Want(want.title, (want.author,), want.series, want.position, want.asin)
-        candidates = {id(r): r for word in _name_words((want.author,)) for r in self._by_name.get(word, ())}
+        candidates = {b.id: b for word in _name_words((want.author,)) for b in self._by_name.get(word, ())}
         part = edition_part(want.title)
-        return any(
-            match(wanted, release).ok and _covers(edition_part(release.title), part)
-            for release in candidates.values()
-        )
+        for book in candidates.values():
+            release = _as_release(book)  # only for books by the same person: a few per want
+            if match(wanted, release).ok and _covers(edition_part(release.title), part):
+                return True
+        return False
 
 
 def edition_part(title: str) -> Decimal | None:
@@ -134,7 +135,8 @@ def _covers(owned: Decimal | None, wanted: Decimal | None) -> bool:
     return owned is None or owned == wanted
 
 
-def _name_words(authors: Iterable[str]) -> set[str]:
+@lru_cache(maxsize=65536)
+def _name_words(authors: tuple[str, ...]) -> frozenset[str]:
     """Index words of names: every word of each person, and the name without spaces (`LeGuin`), so
     that every spelling `matching` takes for one person shares at least one of them."""
     words: set[str] = set()
@@ -144,7 +146,7 @@ def _name_words(authors: Iterable[str]) -> set[str]:
             words.update(key.split())
             words.add(key.replace(" ", ""))
     words.discard("")
-    return words
+    return frozenset(words)
 
 
 def _as_release(book: Book) -> Release:

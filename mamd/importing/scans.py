@@ -102,7 +102,7 @@ class LibraryScans:
 
     async def run_forever(self) -> None:
         clock = self._runtime.clock
-        wait, outages = 0.0, 0
+        wait, outages, said = 0.0, 0, ""
         with contextlib.suppress(StoreError):  # the database watch says so
             await self._report_failures()  # imports given up on before a restart
         while True:
@@ -110,18 +110,19 @@ class LibraryScans:
             self._wake.clear()
             try:
                 wait = await self.round()
-                outages = 0
+                outages, said = 0, ""
+                continue
             except (Unavailable, Throttled) as exc:
                 outages += 1
-                wait = outage_delay(outages)
-                log.info("scan.waiting", reason=exc.message, retry_in_s=wait)
+                wait, reason = outage_delay(outages), exc.message
             except (Unauthorized, NotFound) as exc:
                 # the service state or the library problem says so; a reload or a probe wakes this
-                wait = OUTAGE_MAX_S
-                log.info("scan.waiting", reason=exc.message, retry_in_s=wait)
+                wait, reason = OUTAGE_MAX_S, exc.message
             except StoreError as exc:
-                wait = 5.0
-                log.warning("scan.not_recorded", reason=str(exc))
+                wait, reason = 5.0, str(exc)
+            if reason != said:  # once per cause: the service state in /status tells the rest
+                log.info("scan.waiting", reason=reason, retry_in_s=wait)
+                said = reason
 
     async def round(self) -> float:
         """One round for every import that is due: a scan, then a look for each; seconds to the next."""
