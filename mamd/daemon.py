@@ -222,10 +222,8 @@ class Daemon:
             configure_logging(new.logging.level, new.logging.format, runtime.redactor, self.stream)
         if old.audiobookshelf != new.audiobookshelf:
             runtime.probes.probe_now("audiobookshelf")
-            if (old.audiobookshelf.url, old.audiobookshelf.library) != (
-                new.audiobookshelf.url,
-                new.audiobookshelf.library,
-            ) or old.audiobookshelf.api_key != new.audiobookshelf.api_key:
+            before, after = old.audiobookshelf, new.audiobookshelf
+            if (before.url, before.library, before.api_key) != (after.url, after.library, after.api_key):
                 runtime.request_job("library_sync")  # another library, or the first chance to read it
         if old.wanted != new.wanted:
             runtime.request_job("discover")  # what is wanted follows the file within a second, too
