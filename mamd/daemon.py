@@ -183,6 +183,7 @@ class Daemon:
                 group.create_task(runtime.importer.prepare(), name="qbittorrent-prepare"),
                 group.create_task(runtime.import_probe.run_forever(), name="import-probe"),
                 group.create_task(runtime.scans.run_forever(), name="library-scans"),
+                group.create_task(runtime.probes.run_forever(), name="service-probes"),
             ]
             if self.notifier.watchdog_interval:
                 loops.append(
@@ -216,9 +217,21 @@ class Daemon:
             await asyncio.sleep(DB_PROBE_S if healthy else DB_RETRY_S)
 
     def _apply(self, runtime: Runtime, old: Config, new: Config) -> None:
-        """Put a reloaded configuration to work."""
+        """Put a reloaded configuration to work: a service whose settings changed is asked at once."""
         if old.logging != new.logging:
             configure_logging(new.logging.level, new.logging.format, runtime.redactor, self.stream)
+        if old.audiobookshelf != new.audiobookshelf:
+            runtime.probes.probe_now("audiobookshelf")
+            before, after = old.audiobookshelf, new.audiobookshelf
+            if (before.url, before.library, before.api_key) != (after.url, after.library, after.api_key):
+                runtime.request_job("library_sync")  # another library, or the first chance to read it
+        if old.wanted != new.wanted:
+            runtime.request_job("discover")  # what is wanted follows the file within a second, too
+        if old.qbittorrent != new.qbittorrent:
+            runtime.probes.probe_now("qbittorrent")
+            runtime.importer.service_back()
+        # imports Audiobookshelf never listed get another set of rounds under the new settings
+        runtime.tasks.spawn(runtime.scans.scan_again(), name="scans-after-reload")
         runtime.scheduler.wake()
 
     # -- 3. shutdown ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ Transitions are logged once (a service going down, and coming back), never repea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,6 +50,14 @@ class Health:
         self._clock = clock
         self._problems: dict[str, HealthProblem] = {}
         self.services: dict[str, ServiceState] = {}
+        self._listeners: list[Callable[[str, ServiceStateName], None]] = []
+
+    def listen(self, listener: Callable[[str, ServiceStateName], None]) -> None:
+        """Call `listener(service, state)` whenever a service changes state."""
+        self._listeners.append(listener)
+
+    def has(self, problem_id: str) -> bool:
+        return problem_id in self._problems
 
     def report(self, problem_id: str, severity: Severity, summary: str) -> None:
         current = self._problems.get(problem_id)
@@ -79,6 +88,8 @@ class Health:
                 self.services[name] = ServiceState(name, state, current.since, error)
             return
         self.services[name] = ServiceState(name, state, self._clock.now(), error)
+        for listener in self._listeners:
+            listener(name, state)
         if state == "ok":
             self.clear(f"service.{name}")
             if current is not None:

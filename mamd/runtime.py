@@ -15,15 +15,18 @@ from typing import Any
 import aiohttp
 
 from mamd.clients.audiobookshelf import AudiobookshelfClient
+from mamd.clients.errors import NotFound
 from mamd.clients.mam import CookieStore, MamClient
 from mamd.clients.qbittorrent import QbittorrentClient
 from mamd.clock import Clock, iso
 from mamd.config import Config, ConfigError, iter_secrets
+from mamd.domain.library import Library
 from mamd.health import Health
 from mamd.importing.probe import ImportProbe
 from mamd.importing.scans import LibraryScans
 from mamd.importing.worker import Importer
 from mamd.logs import Redactor
+from mamd.probes import ServiceProbes
 from mamd.schedule import AlreadyRunning, JobFn, JobState, Scheduler, UnknownJob
 from mamd.store import Events, Inbox, JobRuns, Store
 from mamd.store.account import AccountHistory
@@ -35,6 +38,8 @@ from mamd.store.torrents import Torrents
 from mamd.store.wanted import Wanted
 from mamd.systemd import Notifier
 from mamd.tasks import TaskOwner
+
+LIBRARY_PROBLEM = "audiobookshelf.library"
 
 
 @dataclass
@@ -97,6 +102,8 @@ class Runtime:
         self.import_probe = ImportProbe(self)
         self.scans = LibraryScans(self)
         self.health = Health(clock)
+        self.probes = ServiceProbes(self)
+        self.health.listen(self.probes.changed)
         self.tasks = TaskOwner()
         self.started_at = clock.now()
         self.stopping = False
@@ -168,6 +175,18 @@ class Runtime:
         if self.audiobookshelf is None:
             raise RuntimeError("the Audiobookshelf client is not connected")
         return self.audiobookshelf
+
+    async def abs_library(self) -> Library:
+        """The configured Audiobookshelf library. A name or id that matches none is a problem in
+        `/readyz` and `/status` until it does: a misspelt library must not pass for an empty one."""
+        try:
+            library = await self.require_audiobookshelf().find_library(self.config.audiobookshelf.library)
+        except NotFound as exc:
+            self.health.report(LIBRARY_PROBLEM, "error", exc.message)
+            self.probes.library_missing()
+            raise
+        self.health.clear(LIBRARY_PROBLEM)
+        return library
 
     def request_job(self, name: str) -> bool:
         """Run a job soon unless it is running already; False when it was not started."""

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mamd.clients.errors import UpstreamError
 from mamd.clock import Clock, iso, sleep_or_wake
 from mamd.logs import get_logger
 from mamd.store import Events, JobRuns, StoreError
@@ -27,6 +28,20 @@ FIRST_RUN_DELAY_S = (2.0, 12.0)  # jobs that never ran start this long after the
 RETRY_BASE_S = 300.0  # a failed run is retried after 5 min, 10 min, 20 min … up to the interval
 CLOCK_SKEW_S = 60.0
 MAX_SLEEP_S = 30.0  # re-check at least this often, so a wall-clock jump is noticed
+
+
+class JobCannotRun(Exception):
+    """A job cannot do its work for a reason the message gives and a person can fix (not a bug)."""
+
+
+EXPECTED_FAILURES = (UpstreamError, StoreError, JobCannotRun)
+MAX_CAUSE_CHARS = 400
+
+
+def _cause(exc: BaseException) -> str:
+    """The failure as one line: its message (an upstream error names its service), cut to a length."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= MAX_CAUSE_CHARS else text[: MAX_CAUSE_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -217,7 +232,12 @@ class Scheduler:
         except asyncio.CancelledError:
             result, error = "interrupted", "mamd stopped during the run"
             raise
-        except Exception as exc:
+        except EXPECTED_FAILURES as exc:
+            # an upstream that is down or refuses, a database that is away, a library not read yet:
+            # one short line with the cause; the service state and /status say the rest
+            result, error = "error", self._redact(_cause(exc))
+            log.warning("job.failed", job=name, run=run_id, error=error)
+        except Exception as exc:  # a bug: the traceback is what finds it
             result, error = "error", self._redact(f"{type(exc).__name__}: {exc}")
             log.error("job.failed", job=name, run=run_id, error=error, exc_info=True)
         finally:

@@ -58,12 +58,18 @@ def render_status(status: dict[str, Any]) -> str:
             error = f" — {service['last_error']}" if service.get("last_error") else ""
             lines.append(f"  {name:<14} {service['state']} since {service['since']}{error}")
     lines.extend(_account(status.get("account")))
+    lines.extend(_library(status.get("library"), status.get("wanted")))
     inbox = status.get("inbox")
     lines.append(
         f"inbox     {inbox['pending']} completion(s) waiting"
         if inbox
         else "inbox     unknown (database unavailable)"
     )
+    imports = status.get("imports")
+    if imports and imports.get("waiting_for_library"):
+        lines.append(f"imports   {imports['waiting_for_library']} waiting for Audiobookshelf to list them")
+    for failed in (imports or {}).get("not_in_library", []):
+        lines.append(f"  not in the library: {failed['folder']} — {failed['reason']}")
     problems = status.get("problems", [])
     lines.append("problems  " + ("none" if not problems else ""))
     lines.extend(f"  [{p['severity']}] {p['id']}: {p['summary']}" for p in problems)
@@ -72,6 +78,30 @@ def render_status(status: dict[str, Any]) -> str:
         lines.append("recent")
         lines.extend(f"  {e['at']}  {e['kind']:<18} {e['message']}" for e in recent)
     return "\n".join(lines)
+
+
+def _library(library: dict[str, Any] | None, wanted: dict[str, int] | None) -> list[str]:
+    """`library   "Audiobooks": 1,204 books, 87 series, 301 authors (read 2026-…)` and the wanted counts."""
+    if library is None:
+        return ["library   unknown (database unavailable)"]
+    if not library.get("last_sync_at"):
+        line = "library   not read yet"
+    else:
+        line = (
+            f"library   {library.get('library')!r}: {library.get('items', 0):,} books, "
+            f"{library.get('series', 0):,} series, {library.get('authors', 0):,} authors "
+            f"(read {library['last_sync_at']})"
+        )
+    progress = library.get("sync_progress")
+    if progress:
+        line += f"; reading now: {', '.join(f'{k} {v}' for k, v in progress.items())}"
+    lines = [line]
+    if wanted is not None:
+        counts = [f"{count} {state}" for state, count in wanted.items() if count]
+        lines.append(
+            f"wanted    {sum(wanted.values())} book(s)" + (f": {', '.join(counts)}" if counts else "")
+        )
+    return lines
 
 
 def _account(account: dict[str, Any] | None) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from mamd.logs import Redactor
 from mamd.runtime import Runtime
 from mamd.sim import qbittorrent_binary
 from mamd.web import create_app
+from tests.support.abs_real import RealAbs, RealAbsFactory, require_ffmpeg
+from tests.support.audiobooks import write_library
 from tests.support.clock import FakeClock
 from tests.support.configs import write_config
 from tests.support.qbittorrent import QbittorrentFactory, require_qbittorrent
@@ -99,3 +102,38 @@ def qbittorrent_nox(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[
     factory = QbittorrentFactory(tmp_path / "qbittorrent")
     yield factory
     factory.stop_all(dump_logs=request.node.stash.get(_FAILED, False))
+
+
+@pytest.fixture
+def real_abs(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RealAbsFactory]:
+    """Start real Audiobookshelf servers: `real_abs(library_folder)` returns one, set up and scanned.
+
+    Skips without the vendored source or a build (fails under CI); stops every server by PID at the end
+    and prints the end of their logs when the test failed.
+    """
+    factory = RealAbsFactory(tmp_path / "audiobookshelf")
+    yield factory
+    factory.stop_all(dump_logs=request.node.stash.get(_FAILED, False))
+
+
+@pytest.fixture(scope="session")
+def generated_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The library of `tests.support.audiobooks`, written once per session; copy it before changing it."""
+    require_ffmpeg()
+    root = tmp_path_factory.mktemp("generated") / "library"
+    write_library(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def generated_abs(generated_library: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAbs]:
+    """One real Audiobookshelf serving a copy of the generated library, scanned, shared by the tests
+    that only read it."""
+    home = tmp_path_factory.mktemp("generated-abs")
+    factory = RealAbsFactory(home)
+    library = home / "library"
+    shutil.copytree(generated_library, library)
+    try:
+        yield factory(library)
+    finally:
+        factory.stop_all(dump_logs=False)

@@ -1,12 +1,15 @@
 #!/bin/sh
 # The Debian packages the demo and the tests use: qbittorrent-nox (a real qBittorrent on loopback),
-# systemd-analyze (to verify the unit file) and curl (qBittorrent's completion hook). Installed with
+# systemd-analyze (to verify the unit file), curl (qBittorrent's completion hook) and ffmpeg (audiobooks
+# for a real Audiobookshelf). Installed with
 # apt when missing and run as root; otherwise this says what to install and carries on.
 set -eu
 missing=""
 command -v qbittorrent-nox >/dev/null 2>&1 || missing="$missing qbittorrent-nox"
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
+# ffmpeg: the tests write real audiobooks with it, and Audiobookshelf probes them with its ffprobe
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing="$missing ffmpeg"
 [ -n "$missing" ] || exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive

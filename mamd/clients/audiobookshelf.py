@@ -8,6 +8,7 @@ strings, so structured authors, narrators and series come from `POST /api/items/
 
 from __future__ import annotations
 
+import email.utils
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class ItemsPage:
     items: list[ListedItem]
     total: int
     unreadable: int  # rows that were not item objects
+    server_time: float | None = None  # the answer's `Date`: the server's clock, which times `addedAt`
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,19 @@ class AuthorSummary:
     books: int
 
 
-def _explain_unauthorized(status: int) -> str:
+API_KEYS_MENU = "Settings → API Keys"  # Audiobookshelf 2.26+ (its page /config/api-keys)
+
+
+def explain_unauthorized(status: int, where: str) -> str:
+    """What a person does about a refused key; `where` names the setting that holds it."""
     if status == 403:
         return (
-            "the API key's user may not do this (403): library scans need the key of an admin user; "
-            "create one under Settings → Users → API Keys"
+            "Audiobookshelf refused the request (403): the API key's user is not an admin; create a key "
+            f"for an admin user under {API_KEYS_MENU} and put it in {where}"
         )
     return (
-        "Audiobookshelf refused the API key (401): create a key for an admin user under Settings → API Keys "
-        "(keys are created inactive unless marked active) and put it in audiobookshelf.api_key"
+        f"Audiobookshelf refused the API key (401): create a key for an admin user under {API_KEYS_MENU} "
+        f"(a key is created inactive unless switched on) and put it in {where}"
     )
 
 
@@ -87,7 +93,9 @@ class AudiobookshelfClient:
                 retry=retry or RetryPolicy(),
                 sleep=sleep,
                 on_state=on_state,
-                explain_unauthorized=_explain_unauthorized,
+                explain_unauthorized=lambda status: explain_unauthorized(
+                    status, settings().api_key.source or "audiobookshelf.api_key"
+                ),
                 redact=redact,
             )
         )
@@ -119,9 +127,14 @@ class AudiobookshelfClient:
     async def library(self, library_id: str) -> Library:
         return _library(await self._get(f"/api/libraries/{library_id}"))
 
-    async def scan(self, library_id: str) -> None:
-        """Start a scan; it runs in the background and ends when `lastScan` moves."""
-        await self._upstream.request("POST", f"/api/libraries/{library_id}/scan", expect="none")
+    async def scan(self, library_id: str) -> bool:
+        """Start a scan (it runs in the background and ends when `lastScan` moves); False when the key's
+        user may not: library scans are for admins (403), while everything mamd reads is open to any
+        user, so the service itself is fine."""
+        reply = await self._upstream.request(
+            "POST", f"/api/libraries/{library_id}/scan", expect="none", ok=(200, 403)
+        )
+        return reply.status != 403
 
     # -- items ----------------------------------------------------------------------------
 
@@ -137,9 +150,10 @@ class AudiobookshelfClient:
         if newest_first:
             params["desc"] = "1"
         reply = await self._upstream.request("GET", path, params=params, expect="bytes")
+        server_time = _date(reply.headers.get("Date"))
         fast = _decode(wire.ITEMS_PAGE, reply.body, path)
         if fast is not None:
-            return ItemsPage([wire.to_listed(item) for item in fast.results], fast.total, 0)
+            return ItemsPage([wire.to_listed(item) for item in fast.results], fast.total, 0, server_time)
         data = json.loads(reply.body)
         rows = _list(_field(data, "results", "the items list"))
         total = data.get("total")
@@ -152,7 +166,7 @@ class AudiobookshelfClient:
                 unreadable += 1
             else:
                 items.append(item)
-        return ItemsPage(items, total, unreadable)
+        return ItemsPage(items, total, unreadable, server_time)
 
     async def books(self, item_ids: Sequence[str]) -> list[Book]:
         """Structured metadata of these items, in one `batch/get` request; unknown ids are left out."""
@@ -226,6 +240,13 @@ def _decode(decoder: msgspec.json.Decoder[T], body: bytes, what: str) -> T | Non
         raise Unavailable(SERVICE, f"{what} answered with something that is not JSON: {sample!r}") from exc
 
 
+def _date(value: str | None) -> float | None:
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp() if value else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _field(data: Any, key: str, what: str) -> Any:
     if not isinstance(data, dict) or key not in data:
         raise Unavailable(SERVICE, f"{what} answered without `{key}`: not an Audiobookshelf 2.x answer?")
@@ -268,7 +289,7 @@ def listed_from_row(raw: Any) -> ListedItem | None:
         return None
     media = _dict(raw.get("media"))
     metadata = _dict(media.get("metadata"))
-    updated = raw.get("updatedAt")
+    updated, added = raw.get("updatedAt"), raw.get("addedAt")
     return ListedItem(
         id=raw["id"],
         updated_at=updated if isinstance(updated, int) else 0,
@@ -276,6 +297,7 @@ def listed_from_row(raw: Any) -> ListedItem | None:
         is_invalid=bool(raw.get("isInvalid")),
         title=_text(metadata.get("title")) or "",
         rel_path=str(raw.get("relPath") or ""),
+        added_at=added if isinstance(added, int) else 0,
     )
 
 

@@ -46,6 +46,7 @@ class WireItem(msgspec.Struct):
     path: str | None = None
     relPath: str | None = None
     updatedAt: int | None = None
+    addedAt: int | None = None
     isMissing: bool | None = None
     isInvalid: bool | None = None
     media: WireMedia | None = None
@@ -77,6 +78,7 @@ def to_listed(item: WireItem) -> ListedItem:
         is_invalid=bool(item.isInvalid),
         title=_clean(metadata.title) or "",
         rel_path=item.relPath or "",
+        added_at=item.addedAt or 0,
     )
 
 

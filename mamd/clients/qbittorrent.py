@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -256,7 +257,7 @@ class QbittorrentClient:
             raise Unavailable(SERVICE, f"{what} failed ({_status(exc)}): {exc}", _status(exc)) from exc
         except qbittorrentapi.APIConnectionError as exc:
             self._client = None  # start afresh next time (a restarted qBittorrent has a new session)
-            reason = self._redact(str(exc))
+            reason = self._redact(connection_failure(str(exc)))
             raise Unavailable(SERVICE, f"cannot reach qBittorrent at {settings.url}: {reason}") from exc
         except qbittorrentapi.APIError as exc:
             raise Unavailable(SERVICE, f"{what} failed: {self._redact(str(exc))}") from exc
@@ -416,6 +417,21 @@ def _refuses_host_header(url: str, timeouts: tuple[float, float]) -> bool:
         return exc.code == 401
     except (OSError, ValueError):
         return False
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\"()]+")
+_TIMED_OUT = re.compile(r"(read|connect) timed out", re.IGNORECASE)
+
+
+def connection_failure(text: str) -> str:
+    """The cause of a connection failure in a few words: qbittorrent-api's message nests the reprs of
+    requests' and urllib3's exceptions (`ConnectionError(MaxRetryError(…NewConnectionError(…)))`)."""
+    if found := _ERRNO.search(text):
+        return found.group(0).strip().rstrip(".")
+    if found := _TIMED_OUT.search(text):
+        return f"{found.group(1).lower()} timed out"
+    text = " ".join(text.split())
+    return text if len(text) <= 160 else text[:159] + "…"
 
 
 def _status(exc: Any) -> int | None:

@@ -204,6 +204,7 @@ class _Builder:
             value = self.text(raw[key], sub)
             if value is INVALID:
                 return INVALID
+            source = dotted(sub)
         else:
             sub = (*path, file_key)
             name = self.text(raw[file_key], sub)
@@ -212,6 +213,7 @@ class _Builder:
             value = self.read_secret_file(name, sub)
             if value is INVALID:
                 return INVALID
+            source = f"{dotted(sub)} ({name})"
         if not value:
             return self.problem(sub, "the secret is empty")
         if is_placeholder(value):
@@ -224,7 +226,7 @@ class _Builder:
         check = f.metadata.get("check")
         if check and check(value):
             return self.problem(sub, f"{check(value)} (the value is a secret and not shown)")
-        return Secret(value)
+        return Secret(value, source)
 
     def read_secret_file(self, name: str, path: KeyPath) -> Any:
         file = Path(name).expanduser()

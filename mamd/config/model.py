@@ -220,7 +220,13 @@ class ManualWant:
 @dataclass(frozen=True, kw_only=True)
 class WantedConfig:
     series_gaps: bool = field(default=True, metadata=meta("want missing positions of owned series"))
-    include_novellas: bool = field(default=False, metadata=meta("also want fractional positions such as 2.5"))
+    include_novellas: bool = field(
+        default=False,
+        metadata=meta(
+            "an owned novella (a position such as 2.5) also sets how far a series goes: owning 1 and 2.5 "
+            "wants 2; positions such as 2.5 are never wanted themselves"
+        ),
+    )
     follow: FollowConfig = field(default_factory=FollowConfig, metadata=meta("followed names"))
     manual: tuple[ManualWant, ...] = field(default=(), metadata=meta("books wanted by hand"))
     ignore: tuple[str, ...] = field(

@@ -121,10 +121,11 @@ class Bitrate:
 class Secret:
     """A secret value that never shows itself: not in repr, str, logs, diffs or `/status`."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "source")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, source: str | None = None) -> None:
         self._value = value
+        self.source = source  # where it was written, for messages: `x.api_key` or `x.api_key_file (/path)`
 
     def reveal(self) -> str:
         return self._value

@@ -83,8 +83,14 @@ def merge(first: BookMeta | None, then: BookMeta) -> BookMeta:
 
 
 def abs_metadata(book: BookMeta) -> dict[str, Any]:
-    """Audiobookshelf's own `metadata.json` sidecar: it wins over tags and folders."""
-    return {
+    """Audiobookshelf's own `metadata.json` sidecar, holding only what mamd knows.
+
+    The sidecar wins over tags, `reader.txt` and folder names, field by field. Audiobookshelf skips
+    a field that is null, and an empty list of authors, genres or tags, but an empty list of narrators
+    or series replaces what the audio tags say (its `AbsMetadataFileScanner`): a field mamd does not
+    know is left out, so the tags' narrator (`composer`) and series still count.
+    """
+    values: dict[str, Any] = {
         "title": book.title,
         "subtitle": book.subtitle,
         "authors": list(book.authors),
@@ -92,13 +98,10 @@ def abs_metadata(book: BookMeta) -> dict[str, Any]:
         "series": [f"{book.series} #{book.position}" if book.position else book.series]
         if book.series
         else [],
-        "genres": [],
         "publishedYear": book.year,
-        "publisher": None,
         "description": book.description,
         "isbn": book.isbn,
         "asin": book.asin,
         "language": book.language,
-        "explicit": False,
-        "abridged": False,
     }
+    return {key: value for key, value in values.items() if value}

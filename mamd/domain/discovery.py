@@ -7,18 +7,27 @@ numbering is too sparse to guess from (precision first: when unsure, skip and sa
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from mamd.domain.library import Book
+from mamd.domain.matching import Want, match
 from mamd.domain.normalize import name_key, series_key, split_names, title_key, title_keys
+from mamd.domain.release import AUDIOBOOKS, Release, SeriesTag
 from mamd.domain.sequence import format_position, parse_sequence
 
 Reason = Literal["series_gap", "manual", "follow"]
 
+_EDITION_PART = re.compile(
+    r"\b(?:part|pt\.?)\s+(?P<part>\d+|[ivx]+|one|two|three|four|five|six|seven|eight|nine|ten)\b"
+    r"|\(\s*(?P<of>\d+)\s+of\s+\d+\s*\)",
+    re.IGNORECASE,
+)
 HIGHEST_PLAUSIBLE_POSITION = 200  # beyond this a "position" is a year or a catalogue number
 MIN_GAPS_ALWAYS_OK = 20  # this many gaps are fine in any series …
 GAPS_PER_OWNED_BOOK = 4  # … more only while they stay within this many per owned book
@@ -67,22 +76,29 @@ def title_want_key(author: str, title: str) -> str:
 
 
 class OwnedIndex:
-    """What the library holds, in the forms wants are compared by."""
+    """What the library holds, and whether a want is one of those books.
+
+    A want is owned by its ASIN, by its series position, or by a book the MAM matcher would take for it
+    (`mamd.domain.matching.match`, the owned book standing in for a release): the author under any
+    spelling of one person (`Cixin Liu` is `Liu Cixin`, `Ursula Le Guin` is `Ursula K. Le Guin`), and
+    the title in any form it is written (`Pyramids (Discworld 7)` is `Pyramids`). The same evidence
+    tells books apart: another series position or another part is another book, and a title that is
+    only the part after the wanted title's colon, or only starts the same, is not enough.
+    """
 
     def __init__(self, books: Iterable[Book]) -> None:
         self.asins: set[str] = set()
-        self.titles: set[tuple[str, str]] = set()  # (title key, author key)
         self.positions: dict[str, set[Decimal]] = defaultdict(set)
+        self._by_name: dict[str, list[Book]] = defaultdict(list)
         for book in books:
             if book.asin:
                 self.asins.add(book.asin.upper())
-            authors = [name_key(a) for a in book.authors] or [""]
-            for key in title_keys(book.title, book.subtitle):
-                self.titles.update((key, author) for author in authors)
             for entry in book.series:
                 position = parse_sequence(entry.sequence)
                 if position is not None:
                     self.positions[series_key(entry.name)].update(position.values)
+            for word in _name_words(book.authors):
+                self._by_name[word].append(book)
 
     def owns(self, want: WantSpec) -> bool:
         if want.asin and want.asin.upper() in self.asins:
@@ -92,11 +108,57 @@ class OwnedIndex:
             owned = self.positions.get(series_key(want.series), set())
             if position is not None and set(position.values) <= owned:
                 return True
-        if want.title:
-            keys = title_keys(want.title)
-            authors = [name_key(a) for a in split_names(want.author)] or [""]
-            return any((key, author) in self.titles for key in keys for author in authors)
+        if not want.title:
+            return False
+        wanted = Want(want.title, (want.author,), want.series, want.position, want.asin)
+        candidates = {b.id: b for word in _name_words((want.author,)) for b in self._by_name.get(word, ())}
+        part = edition_part(want.title)
+        for book in candidates.values():
+            release = _as_release(book)  # only for books by the same person: a few per want
+            if match(wanted, release).ok and _covers(edition_part(release.title), part):
+                return True
         return False
+
+
+def edition_part(title: str) -> Decimal | None:
+    """The part of a book split in several editions: `The Stand: Part One`, `Part 2`, `(1 of 2)`."""
+    found = _EDITION_PART.search(title)
+    if found is None:
+        return None
+    position = parse_sequence(found.group("part") or found.group("of"))
+    return position.single if position is not None else None
+
+
+def _covers(owned: Decimal | None, wanted: Decimal | None) -> bool:
+    """Owning one part of a split edition is not owning another part, nor the whole book; owning the
+    whole book (no part) is owning each of its parts."""
+    return owned is None or owned == wanted
+
+
+@lru_cache(maxsize=65536)
+def _name_words(authors: tuple[str, ...]) -> frozenset[str]:
+    """Index words of names: every word of each person, and the name without spaces (`LeGuin`), so
+    that every spelling `matching` takes for one person shares at least one of them."""
+    words: set[str] = set()
+    for author in authors:
+        for name in split_names(author) or [author]:
+            key = name_key(name)
+            words.update(key.split())
+            words.add(key.replace(" ", ""))
+    words.discard("")
+    return frozenset(words)
+
+
+def _as_release(book: Book) -> Release:
+    title = f"{book.title}: {book.subtitle}" if book.subtitle else book.title
+    return Release(
+        id=0,
+        title=title,
+        authors=book.authors,
+        series=tuple(SeriesTag(entry.name, entry.sequence or "") for entry in book.series),
+        asin=book.asin,
+        main_cat=AUDIOBOOKS,
+    )
 
 
 def series_gaps(
@@ -112,8 +174,9 @@ def series_gaps(
             if not key:
                 continue
             names[key][entry.name] += 1
-            if book.authors:
-                authors[key][book.authors[0]] += 1
+            # every author of every book counts, whatever their order: Audiobookshelf may list a
+            # book's authors in another order without changing its `updatedAt`
+            authors[key].update(dict.fromkeys(book.authors, 1))
             position = parse_sequence(entry.sequence)
             if position is not None:
                 positions[key].update(position.values)
@@ -209,4 +272,5 @@ def discover(
 
 
 def _most_common(counts: Mapping[str, int]) -> str:
-    return min(counts, key=lambda name: (-counts[name], name))
+    """The most counted; among equals, the first in a case-blind order (the same whatever came first)."""
+    return min(counts, key=lambda name: (-counts[name], name.casefold(), name))

@@ -40,6 +40,7 @@ class ListedItem:
     is_invalid: bool
     title: str
     rel_path: str
+    added_at: int = 0  # Audiobookshelf's addedAt, epoch milliseconds
 
     @property
     def usable(self) -> bool:

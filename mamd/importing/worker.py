@@ -17,13 +17,15 @@ from mamd.clients.errors import UpstreamError
 from mamd.clients.qbittorrent import Torrent, TorrentFile
 from mamd.clock import sleep_or_wake
 from mamd.domain.book import BookMeta, abs_metadata, merge
-from mamd.domain.torrent_name import meta_from_name
+from mamd.domain.discovery import ManualEntry, manual_wants
+from mamd.domain.torrent_name import identify, meta_from_name
 from mamd.importing.linker import ImportRefused, link_book
 from mamd.importing.plan import plan_import
 from mamd.importing.tags import meta_from_tags
 from mamd.logs import get_logger
 from mamd.store import InboxEntry, StoreError
 from mamd.store.torrents import TorrentRecord
+from mamd.store.wanted import OPEN_STATES
 
 if TYPE_CHECKING:
     from mamd.runtime import Runtime
@@ -53,6 +55,11 @@ class Importer:
         self._lookup = asyncio.Lock()  # qBittorrent answers one call at a time anyway
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def service_back(self) -> None:
+        """qBittorrent answers again: the waiting completions are tried now, not at the next backoff."""
+        self._paused_until, self._outages = 0.0, 0
         self._wake.set()
 
     async def prepare(self) -> None:
@@ -165,6 +172,8 @@ class Importer:
         if record is not None and record.imported_at is not None:
             await runtime.inbox.finish(entry.id, "done", now, None)
             log.info("import.already_done", hash=entry.hash, folder=record.import_path)
+            if record.scan_failed_at is not None:  # a new hook: look for it in Audiobookshelf again
+                await runtime.scans.scan_again([entry.hash])
             return
         await runtime.torrents.seen(entry.hash, torrent.name, now)
         if not torrent.complete:
@@ -197,6 +206,9 @@ class Importer:
         runtime = self._runtime
         config = runtime.config
         book = await self._book(record, torrent, files)
+        if book is None:
+            await self._unsure(entry, torrent)
+            return
         plan = plan_import(config.import_.layout, book, [f.name for f in files])
         if config.dry_run:
             now = runtime.clock.now()
@@ -263,11 +275,42 @@ class Importer:
 
     async def _book(
         self, record: TorrentRecord | None, torrent: Torrent, files: list[TorrentFile]
-    ) -> BookMeta:
-        """What mamd grabbed it as; otherwise the files' tags, completed from the torrent's name."""
+    ) -> BookMeta | None:
+        """What mamd grabbed it as; otherwise the files' tags, completed from the torrent's name. An
+        author read only from the name must be confirmed (`identify`); None when it is not."""
         if record is not None and record.meta is not None and record.meta.source == "grab":
             return record.meta
         base = Path(torrent.save_path)
         paths = [base / f.name for f in files]
         tagged = await asyncio.to_thread(meta_from_tags, paths)
-        return merge(tagged, meta_from_name(torrent.name))
+        if tagged is not None and tagged.authors:
+            return merge(tagged, meta_from_name(torrent.name))
+        runtime = self._runtime
+        wants = [book.spec for book in await runtime.wanted.all() if book.state in OPEN_STATES]
+        # `wanted.manual` as written now, before discover has run on it: the way to vouch for a name
+        manual = runtime.config.wanted.manual
+        wants += manual_wants(ManualEntry(m.title, m.author, m.series, m.position) for m in manual)
+        known = [*await runtime.library.authors(), *(want.author for want in wants)]
+        named = identify(torrent.name, wants, known)
+        if named is None:
+            return None
+        return merge(tagged, named) if tagged is not None else named
+
+    async def _unsure(self, entry: InboxEntry, torrent: Torrent) -> None:
+        """Only the torrent's name could say who wrote it, and nothing confirms that reading: no book
+        goes under an author made up from a name (`Temeraire 2 - Throne of Jade` is no author)."""
+        runtime = self._runtime
+        now = runtime.clock.now()
+        why = (
+            f"cannot tell who wrote {torrent.name!r}: its audio files name no artist, and neither the wanted "
+            "list nor the library confirms a reading of its name"
+        )
+        await runtime.inbox.finish(entry.id, "failed", now, why)
+        await runtime.torrents.failed(entry.hash, why)
+        await runtime.events.add(
+            now,
+            "import.unsure",
+            f"{why}; add the book to wanted.manual (title and author) and run `mamd hook {entry.hash}`",
+            f"torrent:{entry.hash}",
+        )
+        log.warning("import.unsure", hash=entry.hash, name=torrent.name)

@@ -13,14 +13,19 @@ from typing import Any
 from mamd.domain.discovery import Discovery, ManualEntry, OwnedIndex, WantSpec, discover, ignored_by
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
-from mamd.schedule import JobContext
+from mamd.schedule import JobCannotRun, JobContext
 from mamd.store.wanted import OPEN_STATES, WantedBook
 
 log = get_logger(__name__)
 
 
+class LibraryNotRead(JobCannotRun):
+    """What is wanted cannot be told from a library mamd has not read."""
+
+
 async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     settings = runtime.config.wanted
+    await _library_read(runtime)
     books = await runtime.library.books()
     context.progress(phase="deciding", books=len(books))
     found = discover(
@@ -67,6 +72,26 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         "follows_added": follows_added,
         "follows_removed": follows_removed,
     }
+
+
+async def _library_read(runtime: Runtime) -> None:
+    """Refuse to work from a library that was never read, or from another one than configured: with
+    no books, every gap would vanish and an empty wanted list would look like a result."""
+    state = await runtime.library.sync_state()
+    configured = runtime.config.audiobookshelf.library
+    sync = runtime.scheduler.states.get("library_sync")
+    why = f" (library_sync: {sync.last_error})" if sync is not None and sync.last_error else ""
+    if not state.get("last_sync_at"):
+        raise LibraryNotRead(
+            f"the Audiobookshelf library {configured!r} has not been read yet{why}; nothing is wanted "
+            "until library_sync reads it"
+        )
+    read = str(state.get("library") or "")
+    if configured.strip().casefold() not in (read.casefold(), str(state.get("library_id") or "").casefold()):
+        raise LibraryNotRead(
+            f"the library read last is {read!r}, not audiobookshelf.library {configured!r}{why}; "
+            "nothing is wanted until library_sync reads it"
+        )
 
 
 def _differs(book: WantedBook, spec: WantSpec) -> bool:

@@ -37,7 +37,8 @@ class LibrarySyncError(RuntimeError):
 
 async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     client = runtime.require_audiobookshelf()
-    library = await client.find_library(runtime.config.audiobookshelf.library)
+    library = await runtime.abs_library()
+    previous = (await runtime.library.sync_state()).get("library_id")
     listing = await _list_items(client, library.id, context)
     usable = {item.id: item for item in listing.values() if item.usable}
     stored = await runtime.library.versions()
@@ -45,14 +46,21 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     context.progress(phase="fetching", listed=len(listing), to_fetch=len(stale), fetched=0)
     fetched = await _fetch(runtime, client, stale, context)
     unlisted = [item_id for item_id in stored if item_id not in usable]
-    excluded = [item_id for item_id in unlisted if item_id in listing]  # listed, but missing or invalid
-    vanished = await _confirm_gone(client, [i for i in unlisted if i not in listing])
-    removed = await runtime.library.remove([*excluded, *vanished])
+    if previous is not None and previous != library.id:
+        # another library than the one read before: what is stored from that one is not the user's now
+        removed = await runtime.library.remove(unlisted)
+    else:
+        excluded = [item_id for item_id in unlisted if item_id in listing]  # listed, but missing or invalid
+        vanished = await _confirm_gone(client, [i for i in unlisted if i not in listing])
+        removed = await runtime.library.remove([*excluded, *vanished])
     counts = await runtime.library.counts()
     now = context.clock.now()
     await runtime.library.set_sync_state(
         {"library_id": library.id, "library": library.name, "last_sync_at": now, "items": counts.items}, now
     )
+    confirmed = await runtime.scans.confirm_listed(list(listing.values()))
+    if context.trigger == "manual":
+        await runtime.scans.scan_again()  # asked by hand: imports given up on get another set of rounds
     summary = {
         "library": library.name,
         "listed": len(listing),
@@ -61,8 +69,9 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         "removed": removed,
         "skipped_missing_or_invalid": len(listing) - len(usable),
         "items": counts.items,
+        "imports_confirmed": confirmed,
     }
-    if fetched or removed:
+    if fetched or removed or previous != library.id:
         runtime.request_job("discover")  # what is wanted depends on what is owned
     return summary
 

@@ -110,6 +110,13 @@ class LibraryItems:
             ) in rows
         ]
 
+    async def authors(self) -> list[str]:
+        """Every author named in the library, once each."""
+        rows = await self._store.fetch_tuples(
+            "SELECT DISTINCT value FROM library_items, json_each(library_items.authors)"
+        )
+        return [str(row[0]) for row in rows]
+
     async def counts(self) -> LibraryCounts:
         row = await self._store.fetchone(
             """

@@ -213,4 +213,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE torrents ADD COLUMN risk TEXT
         """,
     ),
+    Migration(
+        6,
+        "when Audiobookshelf is next asked about an import, and when mamd gave up asking",
+        """
+        ALTER TABLE torrents ADD COLUMN scan_next_at REAL;
+        ALTER TABLE torrents ADD COLUMN scan_failed_at REAL
+        """,
+    ),
 )

@@ -14,7 +14,7 @@ from mamd.store.db import Store
 _COLUMNS = (
     "hash, name, wanted_id, mam_id, meta, state, first_seen_at, last_seen_at, completed_at, imported_at, "
     "import_path, abs_confirmed_at, scan_attempts, last_error, qbt_state, seeding_time_s, tracker_ok, "
-    "tracker_message, vanished_at, risk"
+    "tracker_message, vanished_at, risk, scan_next_at, scan_failed_at"
 )
 
 
@@ -40,6 +40,8 @@ class TorrentRecord:
     tracker_message: str | None
     vanished_at: float | None
     risk: str | None  # why it may become a hit-and-run, while it may
+    scan_next_at: float | None  # when Audiobookshelf is next asked whether it lists the import
+    scan_failed_at: float | None  # when mamd gave up asking (`last_error` says why)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class TorrentRecord:
             "tracker_ok": self.tracker_ok,
             "risk": self.risk,
             "last_error": self.last_error,
+            "scan_failed_at": iso(self.scan_failed_at),
         }
 
 
@@ -124,7 +127,8 @@ class Torrents:
         async with self._store.transaction() as db:
             await db.execute(
                 "UPDATE torrents SET state = 'imported', meta = ?, import_path = ?, imported_at = ?, "
-                "last_error = NULL WHERE hash = ?",
+                "last_error = NULL, scan_attempts = 0, scan_next_at = NULL, scan_failed_at = NULL "
+                "WHERE hash = ?",
                 (json.dumps(book.as_dict()), path, now, torrent_hash),
             )
 
@@ -135,24 +139,61 @@ class Torrents:
             )
 
     async def awaiting_scan(self) -> list[TorrentRecord]:
-        """Imported, but not yet seen in Audiobookshelf."""
+        """Imported, not yet seen in Audiobookshelf, and not given up on."""
         rows = await self._store.fetchall(
             f"SELECT {_COLUMNS} FROM torrents WHERE imported_at IS NOT NULL AND abs_confirmed_at IS NULL "
-            "ORDER BY imported_at"
+            "AND scan_failed_at IS NULL ORDER BY imported_at"
+        )
+        return [_record(r) for r in rows]
+
+    async def not_in_library(self) -> list[TorrentRecord]:
+        """Imports Audiobookshelf never listed, after every confirmation round."""
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM torrents WHERE abs_confirmed_at IS NULL AND scan_failed_at IS NOT NULL "
+            "ORDER BY scan_failed_at"
         )
         return [_record(r) for r in rows]
 
     async def confirmed(self, hashes: Iterable[str], now: float) -> None:
         async with self._store.transaction() as db:
             await db.executemany(
-                "UPDATE torrents SET abs_confirmed_at = ? WHERE hash = ?", [(now, h) for h in hashes]
+                "UPDATE torrents SET abs_confirmed_at = ?, scan_next_at = NULL, scan_failed_at = NULL "
+                "WHERE hash = ?",
+                [(now, h) for h in hashes],
             )
 
-    async def scan_missed(self, hashes: Iterable[str]) -> None:
+    async def scan_missed(self, torrent_hash: str, next_at: float) -> None:
+        """One more confirmation round did not find it; the next is at `next_at`."""
         async with self._store.transaction() as db:
-            await db.executemany(
-                "UPDATE torrents SET scan_attempts = scan_attempts + 1 WHERE hash = ?", [(h,) for h in hashes]
+            await db.execute(
+                "UPDATE torrents SET scan_attempts = scan_attempts + 1, scan_next_at = ? WHERE hash = ?",
+                (next_at, torrent_hash),
             )
+
+    async def scan_gave_up(self, torrent_hash: str, reason: str, now: float) -> None:
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE torrents SET scan_attempts = scan_attempts + 1, scan_next_at = NULL, "
+                "scan_failed_at = ?, last_error = ? WHERE hash = ?",
+                (now, reason, torrent_hash),
+            )
+
+    async def scan_again(self, hashes: Iterable[str] | None = None) -> int:
+        """Confirmation starts over for these imports (all given-up ones when None); how many."""
+        async with self._store.transaction() as db:
+            if hashes is None:
+                cursor = await db.execute(
+                    "UPDATE torrents SET scan_attempts = 0, scan_next_at = NULL, scan_failed_at = NULL "
+                    "WHERE scan_failed_at IS NOT NULL AND abs_confirmed_at IS NULL"
+                )
+                return cursor.rowcount
+            chosen = [(h,) for h in hashes]
+            await db.executemany(
+                "UPDATE torrents SET scan_attempts = 0, scan_next_at = NULL, scan_failed_at = NULL "
+                "WHERE hash = ? AND abs_confirmed_at IS NULL",
+                chosen,
+            )
+            return len(chosen)
 
     async def sightings(self, seen: Iterable[Sighting], now: float) -> None:
         """Record what qBittorrent shows now (state, seeding time); a torrent seen again is not vanished."""

@@ -32,6 +32,7 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "database": {"path": str(runtime.store.path), "problem": runtime.store.problem},
         "problems": runtime.readiness_problems(),
         "inbox": None,
+        "imports": None,
         "account": None,
         "library": None,
         "wanted": None,
@@ -39,6 +40,7 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
     }
     try:
         document["inbox"] = {"pending": await runtime.inbox.pending_count()}
+        document["imports"] = await imports_section(runtime)
         document["account"] = await account_section(runtime)
         document["library"] = await library_section(runtime)
         document["wanted"] = await runtime.wanted.counts()
@@ -118,6 +120,23 @@ def _guard_note(grabs: str, stopped: bool) -> str:
         return "grabs: whatever the rules and budgets allow"
     what = "freeleech only" if grabs == "freeleech" else "none"
     return f"grabs: {what}" + ("; mamd's downloads are stopped" if stopped else "")
+
+
+async def imports_section(runtime: Runtime) -> dict[str, Any]:
+    """Imports waiting for Audiobookshelf to list them, and those it never did (with why)."""
+    return {
+        "waiting_for_library": len(await runtime.torrents.awaiting_scan()),
+        "not_in_library": [
+            {
+                "hash": record.hash,
+                "name": record.name,
+                "folder": record.import_path,
+                "since": iso(record.scan_failed_at),
+                "reason": record.last_error,
+            }
+            for record in await runtime.torrents.not_in_library()
+        ],
+    }
 
 
 async def library_section(runtime: Runtime) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import sys
 import time
 
 from mamd.sim import qbittorrent_binary
-from tests.bench import daemon, imports, library, search
+from tests.bench import audiobookshelf, daemon, imports, library, search
 from tests.bench.figures import Figure
 
 SUITES = {
@@ -22,6 +22,7 @@ SUITES = {
     "library": library.run,
     "imports": imports.run,
     "search": search.run,
+    "audiobookshelf": audiobookshelf.run,
 }
 
 

@@ -420,3 +420,16 @@ async def test_a_request_that_times_out_mid_sync_is_retried_and_the_sync_complet
     assert summary["fetched"] == len(usable)
     assert {b.id for b in await env.runtime.library.books()} == usable
     assert env.clock.slept  # it backed off after the timeout
+
+
+async def test_a_refused_key_read_from_a_file_names_that_file_and_the_menu_to_fix_it(
+    make_env: Any, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "abs_key"
+    key_file.write_text("not-the-key-at-all\n")
+    env = await make_env(empty(), {"audiobookshelf": {"api_key": None, "api_key_file": str(key_file)}})
+    with pytest.raises(Unauthorized) as refused:
+        await env.sync()
+    assert f"audiobookshelf.api_key_file ({key_file})" in refused.value.message
+    assert "Settings → API Keys" in refused.value.message
+    assert "audiobookshelf.api_key " not in refused.value.message + " "

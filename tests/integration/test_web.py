@@ -196,6 +196,7 @@ async def test_status_from_loopback_needs_no_key_and_has_every_documented_sectio
     assert body["jobs"] == {}
     assert body["services"] == {}
     assert body["inbox"] == {"pending": 0}
+    assert body["imports"] == {"waiting_for_library": 0, "not_in_library": []}
     account = body["account"]
     assert account["at"] is None  # no snapshot yet
     assert account["guard"] == "caution"

@@ -204,12 +204,23 @@ class DaemonProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The daemon's audit log (`/api/v1/events`), of one kind or all."""
+        code, body = self.get("/api/v1/events?limit=1000&since=0")
+        assert code == 200, body
+        return [e for e in body["events"] if kind is None or e["kind"] == kind]
+
     def log_events(self) -> list[dict[str, Any]]:
         events = []
         for line in self.log().splitlines():
             with contextlib.suppress(ValueError):
                 events.append(json.loads(line))
         return events
+
+
+def hook_program(config: Path) -> str:
+    """qBittorrent's "run external program on torrent finished": `mamd hook %I` for this configuration."""
+    return f"{sys.executable} -m mamd hook %I -c {config}"
 
 
 @contextlib.contextmanager

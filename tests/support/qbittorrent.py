@@ -83,6 +83,16 @@ def added(answer: Any) -> bool:
     return dict(answer) == {**dict(answer), "success_count": 1, "failure_count": 0}
 
 
+def qbittorrent_settings(qbt: QbittorrentNox) -> dict[str, Any]:
+    """The `qbittorrent:` section of mamd's configuration for this instance."""
+    return {
+        "url": qbt.url,
+        "username": qbt.username,
+        "password": qbt.password,
+        "save_path": str(qbt.save_path),
+    }
+
+
 def wait_complete(client: qbittorrentapi.Client, info_hash: str, timeout: float = 30.0) -> Any:
     """The torrent's `torrents/info` entry once its progress is 1 (not by state name)."""
 

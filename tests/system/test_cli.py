@@ -78,6 +78,8 @@ def test_status_hook_and_run_job_talk_to_the_running_daemon(tmp_path: Path) -> N
         assert "ready" in text.stdout
         assert "account   guard CAUTION: grabs: freeleech only" in text.stdout  # no account read yet
         assert "because no account snapshot yet" in text.stdout
+        assert "library   not read yet" in text.stdout
+        assert "wanted    0 book(s)" in text.stdout
 
         raw = mamd("status", "-c", str(config), "--json")
         assert json.loads(raw.stdout)["config"]["generation"] == 1

@@ -25,18 +25,14 @@ from mamd.sim.qbittorrent import QbittorrentNox
 from mamd.sim.torrents import make_torrent, write_payload
 from tests.support.abs_sim import AbsSimProcess, abs_simulator
 from tests.support.configs import write_config
-from tests.support.daemon import DaemonProcess, wait_for
-from tests.support.qbittorrent import QbittorrentFactory, api_client, wait_complete
+from tests.support.daemon import DaemonProcess, hook_program, wait_for
+from tests.support.qbittorrent import QbittorrentFactory, api_client, qbittorrent_settings, wait_complete
 
 pytestmark = [pytest.mark.system, pytest.mark.qbittorrent]
 
 BOOK = "Brandon Sanderson - Mistborn 03 - The Hero of Ages"
 BOOK_FOLDER = "Brandon Sanderson/Mistborn/3 - The Hero of Ages"
 PARTS = {f"{BOOK}/The Hero of Ages - Part {n}.mp3": 300_000 + n for n in (1, 2)}
-
-
-def hook_program(config: Path) -> str:
-    return f"{sys.executable} -m mamd hook %I -c {config}"
 
 
 @dataclass
@@ -49,9 +45,7 @@ class Chain:
     daemon: DaemonProcess
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        code, body = self.daemon.get("/api/v1/events?limit=1000")
-        assert code == 200, body
-        return [e for e in body["events"] if kind is None or e["kind"] == kind]
+        return self.daemon.events(kind)
 
     def add(self, files: dict[str, int], *, with_data: bool = True, name: str = BOOK, **options: Any) -> str:
         """Add a torrent of `files` to qBittorrent, with its data in the save path unless told not to."""
@@ -78,19 +72,16 @@ def make_chain(tmp_path: Path, qbittorrent_nox: QbittorrentFactory) -> Iterator[
 
     def make(*, autorun: bool = True, changes: dict[str, Any] | None = None) -> Chain:
         library = tmp_path / "library"
-        library.mkdir(exist_ok=True)
+        # the library already holds a book by the author these torrents name (untagged files): a
+        # torrent name's author is believed only when something confirms it
+        write_payload(library, {"Brandon Sanderson/Elantris/Elantris.mp3": 4096}, seed="owned")
         config = tmp_path / "mamd.yaml"
         qbt = qbittorrent_nox(hook_program(config) if autorun else None)
         context = abs_simulator(folder=library)
         simulator = context.__enter__()
         stack.append(context)
         settings: dict[str, Any] = {
-            "qbittorrent": {
-                "url": qbt.url,
-                "username": qbt.username,
-                "password": qbt.password,
-                "save_path": str(qbt.save_path),
-            },
+            "qbittorrent": qbittorrent_settings(qbt),
             "audiobookshelf": {"url": simulator.url, "api_key": simulator.api_key, "path": str(library)},
             "logging": {"level": "info"},
         }
@@ -100,6 +91,8 @@ def make_chain(tmp_path: Path, qbittorrent_nox: QbittorrentFactory) -> Iterator[
         daemon = DaemonProcess(config).start()
         daemons.append(daemon)
         daemon.wait_healthy()
+        assert daemon.post_json("/api/v1/jobs/library_sync", {})[0] == 202
+        wait_for("the library to be read", lambda: daemon.status()["jobs"]["library_sync"]["last_result"])
         return Chain(tmp_path, config, library, simulator, qbt, daemon)
 
     yield make
@@ -253,8 +246,11 @@ def test_file_names_that_try_to_escape_stay_inside_the_book_folder(make_chain: C
         assert len(path.name.encode()) <= 255
     outside = {p.name for p in chain.tmp.rglob("*escape.mp3")} | {p.name for p in chain.tmp.rglob("abs.mp3")}
     assert outside  # qBittorrent kept them somewhere under its own save path …
+    owned = chain.library / "Brandon Sanderson" / "Elantris"  # the book the library held before
     assert not [
-        p for p in chain.library.rglob("*") if p.is_file() and folder not in p.parents
+        p
+        for p in chain.library.rglob("*")
+        if p.is_file() and folder not in p.parents and owned not in p.parents
     ]  # … and so did mamd
 
 

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from mamd.clients import audiobookshelf_wire as wire
-from mamd.clients.audiobookshelf import book_from_item, listed_from_row
+from mamd.clients.audiobookshelf import book_from_item, explain_unauthorized, listed_from_row
 from mamd.domain.library import SeriesEntry
 
 
@@ -95,3 +95,14 @@ def test_an_answer_with_odd_types_is_read_by_the_tolerant_reader() -> None:
     book = book_from_item(json.loads(odd)["libraryItems"][0])
     assert book is not None
     assert (book.title, book.authors) == ("1984", ("George Orwell",))
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_is_explained_with_audiobookshelfs_own_menu_and_the_setting_that_holds_it(
+    status: int,
+) -> None:
+    message = explain_unauthorized(status, "audiobookshelf.api_key_file (/etc/mamd/credentials/abs)")
+    assert "Settings → API Keys" in message
+    assert "Settings → Users" not in message
+    assert message.endswith("audiobookshelf.api_key_file (/etc/mamd/credentials/abs)")
+    assert f"({status})" in message

@@ -277,3 +277,68 @@ def test_unicode_and_case_variants_of_an_author_are_one_author() -> None:
     )
     assert found.wants == {}
     assert len(found.owned) == 2
+
+
+OWNED_ELSEWHERE = [
+    book("Death's End", "Liu Cixin", series="Remembrance of Earth's Past", seq="3"),
+    book("The Farthest Shore", "Ursula K. Le Guin", series="Earthsea", seq="3"),
+    book("Pyramids", "Terry Pratchett", series="Discworld", seq="7"),
+    book("Dungeon Crawler Carl", "Matt Dinniman", series="Dungeon Crawler Carl", seq="1"),
+    book("Origins", "Jane Doe"),
+    book("The Stand: Part One", "Stephen King"),
+    book("The Wise Man's Fear (1 of 2)", "Patrick Rothfuss"),
+    book("Mort", "Terry Pratchett", series="Discworld", seq="4"),
+]
+
+
+@pytest.mark.parametrize(
+    ("title", "author", "series", "position"),
+    [
+        pytest.param("Death's End", "Cixin Liu", None, None, id="family name first or last"),
+        pytest.param("The Farthest Shore", "Ursula Le Guin", None, None, id="without the middle initial"),
+        pytest.param(
+            "Pyramids (Discworld 7)", "Terry Pratchett", None, None, id="a series note in the title"
+        ),
+        pytest.param("The Stand: Part One", "Stephen King", None, None, id="the same part"),
+        pytest.param("Mort: Part Two", "Terry Pratchett", None, None, id="a part of a whole book owned"),
+    ],
+)
+def test_a_book_owned_under_another_spelling_is_owned(
+    title: str, author: str, series: str | None, position: str | None
+) -> None:
+    assert OwnedIndex(OWNED_ELSEWHERE).owns(WantSpec("k", "manual", author, title, series, position))
+
+
+@pytest.mark.parametrize(
+    ("title", "author", "series", "position"),
+    [
+        pytest.param(
+            "Dungeon Crawler Carl", "Matt Dinniman", "Dungeon Crawler Carl", "7", id="another position"
+        ),
+        pytest.param("Legacy: Origins", "Jane Doe", None, None, id="only the part after the colon"),
+        pytest.param(
+            "The Stand: Part Two", "Stephen King", None, None, id="the other half of a split edition"
+        ),
+        pytest.param("The Stand", "Stephen King", None, None, id="the whole of a split edition"),
+        pytest.param("The Wise Man's Fear (2 of 2)", "Patrick Rothfuss", None, None, id="(2 of 2)"),
+        pytest.param("Death's End", "Cixin Chen", None, None, id="another person"),
+    ],
+)
+def test_a_close_title_or_name_is_not_ownership(
+    title: str, author: str, series: str | None, position: str | None
+) -> None:
+    assert not OwnedIndex(OWNED_ELSEWHERE).owns(WantSpec("k", "manual", author, title, series, position))
+
+
+def test_a_series_keeps_its_author_whatever_order_audiobookshelf_lists_co_authors_in() -> None:
+    def series(order: list[tuple[str, ...]]) -> str:
+        library = [
+            book(f"Book {n}", *authors, series="Shared World", seq=str(n))
+            for n, authors in zip((1, 3), order, strict=True)
+        ]
+        [gap] = discover(library, series_gaps_wanted=True, include_novellas=False).wants.values()
+        return gap.author
+
+    first = series([("Anne Author", "Bob Writer"), ("Anne Author", "Bob Writer")])
+    assert series([("Bob Writer", "Anne Author"), ("Bob Writer", "Anne Author")]) == first
+    assert series([("Bob Writer", "Anne Author"), ("Anne Author", "Bob Writer")]) == first

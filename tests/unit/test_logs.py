@@ -15,8 +15,11 @@ import pytest
 import structlog
 from yarl import URL
 
+from mamd.clients.errors import Unauthorized, Unavailable
 from mamd.config import iter_secrets, load_config
 from mamd.logs import Redactor, bind, configure_logging, resolve_format
+from mamd.runtime import Runtime
+from mamd.schedule import JobContext
 from tests.support.configs import ABS_KEY, API_KEY, MAM_SESSION, QBT_PASSWORD
 
 SECRET = "s3cret-value-for-logs-0123"
@@ -549,3 +552,34 @@ def test_redactor_value_keeps_non_text_values_and_containers() -> None:
         "list": ["***", 1],
         "tuple": ("***",),
     }
+
+
+async def test_an_expected_job_failure_is_one_short_warning_line_and_a_bug_keeps_its_traceback(
+    runtime: Runtime,
+) -> None:
+    stream = io.StringIO()
+    configure("info", "json", Redactor(), stream)
+
+    async def refused(context: JobContext) -> None:
+        raise Unauthorized("audiobookshelf", "Audiobookshelf refused the API key (401): " + "x" * 2000, 401)
+
+    async def down(context: JobContext) -> None:
+        raise Unavailable(
+            "qbittorrent", "cannot reach qBittorrent at http://127.0.0.1:9: [Errno 111] refused"
+        )
+
+    async def bug(context: JobContext) -> None:
+        raise KeyError("a bug")
+
+    runtime.use_jobs({"library_sync": refused, "reconcile": down, "retention": bug})
+    for name in ("library_sync", "reconcile", "retention"):
+        runtime.scheduler.run_now(name)
+    await runtime.tasks.drain(5.0)
+    failed = {e["job"]: e for e in map(json.loads, lines_of(stream)) if e["event"] == "job.failed"}
+    for job in ("library_sync", "reconcile"):
+        assert failed[job]["level"] == "warning"
+        assert "exception" not in failed[job]
+        assert len(json.dumps(failed[job])) < 700
+    assert "[Errno 111] refused" in failed["reconcile"]["error"]
+    assert failed["retention"]["level"] == "error"
+    assert "Traceback" in failed["retention"]["exception"]
