@@ -7,7 +7,6 @@ numbering is too sparse to guess from (precision first: when unsure, skip and sa
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,16 +17,12 @@ from typing import Literal
 from mamd.domain.library import Book
 from mamd.domain.matching import Want, match
 from mamd.domain.normalize import name_key, series_key, split_names, title_key, title_keys
+from mamd.domain.parts import part_of
 from mamd.domain.release import AUDIOBOOKS, Release, SeriesTag
 from mamd.domain.sequence import format_position, parse_sequence
 
 Reason = Literal["series_gap", "manual", "follow"]
 
-_EDITION_PART = re.compile(
-    r"\b(?:part|pt\.?)\s+(?P<part>\d+|[ivx]+|one|two|three|four|five|six|seven|eight|nine|ten)\b"
-    r"|\(\s*(?P<of>\d+)\s+of\s+\d+\s*\)",
-    re.IGNORECASE,
-)
 HIGHEST_PLAUSIBLE_POSITION = 200  # beyond this a "position" is a year or a catalogue number
 MIN_GAPS_ALWAYS_OK = 20  # this many gaps are fine in any series …
 GAPS_PER_OWNED_BOOK = 4  # … more only while they stay within this many per owned book
@@ -110,29 +105,22 @@ class OwnedIndex:
                 return True
         if not want.title:
             return False
-        wanted = Want(want.title, (want.author,), want.series, want.position, want.asin)
         candidates = {b.id: b for word in _name_words((want.author,)) for b in self._by_name.get(word, ())}
-        part = edition_part(want.title)
+        if not candidates:
+            return False
+        part = part_of(want.title)
+        # owning the whole book is owning each of its parts: a wanted part is looked for by its book's title
+        whole = Want(part.base, (want.author,), want.series, want.position, want.asin) if part else None
+        wanted = Want(want.title, (want.author,), want.series, want.position, want.asin)
         for book in candidates.values():
             release = _as_release(book)  # only for books by the same person: a few per want
-            if match(wanted, release).ok and _covers(edition_part(release.title), part):
+            owned_part = part_of(release.title)
+            if owned_part is None and whole is not None and whole.title:
+                if match(whole, release).ok:
+                    return True
+            elif match(wanted, release).ok:
                 return True
         return False
-
-
-def edition_part(title: str) -> Decimal | None:
-    """The part of a book split in several editions: `The Stand: Part One`, `Part 2`, `(1 of 2)`."""
-    found = _EDITION_PART.search(title)
-    if found is None:
-        return None
-    position = parse_sequence(found.group("part") or found.group("of"))
-    return position.single if position is not None else None
-
-
-def _covers(owned: Decimal | None, wanted: Decimal | None) -> bool:
-    """Owning one part of a split edition is not owning another part, nor the whole book; owning the
-    whole book (no part) is owning each of its parts."""
-    return owned is None or owned == wanted
 
 
 @lru_cache(maxsize=65536)

@@ -93,6 +93,17 @@ def make_layout(
                     "path": str(placed["library"]),
                 },
                 "logging": {"level": "info"},
+                # the torrent's files are untagged: its name's author is believed once a want confirms it
+                "wanted": {
+                    "manual": [
+                        {
+                            "title": "The Hero of Ages",
+                            "author": "Brandon Sanderson",
+                            "series": "Mistborn",
+                            "position": 3,
+                        }
+                    ]
+                },
             },
         )
         writable = [root / entry.relative_to("/") for entry in [*entries, STATE]]
@@ -101,6 +112,8 @@ def make_layout(
         daemon.wrap = layout.wrap
         daemons.append(daemon)
         daemon.start().wait_healthy(timeout=20)
+        assert daemon.post_json("/api/v1/jobs/discover", {})[0] in (202, 409)
+        wait_for("the wanted book", lambda: daemon.status()["jobs"]["discover"]["last_result"], timeout=30)
         return layout, daemon, qbt
 
     yield make
