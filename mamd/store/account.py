@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from mamd.domain.account import AccountSnapshot, Counter
@@ -29,6 +30,17 @@ def _snapshot(at: float, data: dict[str, Any]) -> AccountSnapshot:
     )
 
 
+@dataclass(frozen=True)
+class AccountPoint:
+    """One reading of the account, as the status page charts it."""
+
+    at: float
+    ratio: float | None  # None when MAM reported no ratio, or an infinite one (nothing downloaded)
+    seedbonus: float | None
+    uploaded: int | None
+    downloaded: int | None
+
+
 class AccountHistory:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -51,6 +63,23 @@ class AccountHistory:
             "SELECT at, data FROM account_snapshots WHERE at >= ? ORDER BY at", (at,)
         )
         return [_snapshot(r[0], json.loads(r[1])) for r in rows]
+
+    async def points(self, since: float, until: float, buckets: int) -> list[AccountPoint]:
+        """The last reading in each of `buckets` equal slices of [since, until], oldest first.
+
+        A reading every five minutes is 8,640 in 30 days: SQLite picks one per slice (a bare column
+        next to max() comes from the row holding the maximum), so the page never parses them all."""
+        width = max((until - since) / max(buckets, 1), 1.0)
+        rows = await self._store.fetchall(
+            """
+            SELECT max(at), json_extract(data, '$.ratio'), json_extract(data, '$.seedbonus'),
+                   json_extract(data, '$.uploaded'), json_extract(data, '$.downloaded')
+            FROM account_snapshots WHERE at >= ? AND at <= ?
+            GROUP BY CAST((at - ?) / ? AS INTEGER) ORDER BY 1
+            """,
+            (since, until, since, width),
+        )
+        return [AccountPoint(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     async def prune(self, before: float) -> int:
         async with self._store.transaction() as db:
