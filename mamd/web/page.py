@@ -107,9 +107,23 @@ async def page_context(runtime: Runtime) -> dict[str, Any]:
     try:
         points = await runtime.account.points(now - CHART_DAYS * 86400, now, CHART_BUCKETS)
         counts = document.get("wanted") or {}
-        for state in STATE_ORDER:
-            if counts.get(state):
-                books[state] = await with_chosen(runtime, await runtime.wanted.page(state, PER_STATE, 0))
+        first = [
+            book
+            for state in STATE_ORDER
+            if counts.get(state)
+            for book in await runtime.wanted.page(state, PER_STATE, 0)
+        ]
+        chosen = await runtime.candidates.chosen(book.id for book in first)
+        for book in first:
+            release = chosen.get(book.id)
+            books.setdefault(book.state, []).append(
+                {  # what the list shows of each book; its own page has the rest
+                    "id": book.id,
+                    "label": book.spec.label,
+                    "state_reason": book.state_reason,
+                    "chosen": release.as_dict() if release else None,
+                }
+            )
     except StoreError as exc:
         database = document["database"]
         database["problem"] = database["problem"] or str(exc)
