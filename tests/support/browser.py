@@ -75,8 +75,10 @@ def dump_dom(url: str, folder: Path) -> str:
     return _run(["--dump-dom", url], folder)
 
 
-def screenshot(url: str, width: int, height: int, path: Path) -> Path:
-    _run([f"--window-size={width},{height}", f"--screenshot={path}", url], path.parent)
+def screenshot(url: str, width: int, height: int, path: Path, *, dark: bool = False) -> Path:
+    """A PNG of the page in a window of this size; `dark` as a system in dark mode shows it."""
+    extra = ["--force-dark-mode"] if dark else []  # prefers-color-scheme: dark, as the OS setting gives
+    _run([*extra, f"--window-size={width},{height}", f"--screenshot={path}", url], path.parent)
     return path
 
 
@@ -85,7 +87,13 @@ class Png:
     width: int
     height: int
     colours: int  # distinct pixel values
-    background_share: float  # the share of pixels of the most common value
+    background: tuple[int, ...]  # the most common pixel value
+    background_share: float  # its share of the pixels
+
+    @property
+    def background_luma(self) -> float:
+        red, green, blue = self.background[:3]
+        return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
 def read_png(path: Path) -> Png:
@@ -120,7 +128,8 @@ def read_png(path: Path) -> Png:
             counts[pixel] = counts.get(pixel, 0) + 1
         previous = line
     sampled = sum(counts.values())
-    return Png(width, height, len(counts), max(counts.values()) / sampled)
+    background = max(counts, key=counts.__getitem__)
+    return Png(width, height, len(counts), tuple(background), counts[background] / sampled)
 
 
 def _unfilter(kind: int, line: bytearray, previous: bytearray, step: int) -> None:
