@@ -64,24 +64,24 @@ class AccountHistory:
         )
         return [_snapshot(r[0], json.loads(r[1])) for r in rows]
 
-    async def points(self, since: float, until: float, buckets: int) -> list[AccountPoint]:
-        """The last reading in each of `buckets` equal slices of [since, until], oldest first.
+    async def points(self, since: float, until: float, slice_s: float) -> list[AccountPoint]:
+        """The last reading in each slice of `slice_s` seconds (counted from the epoch, so that the
+        slices stay put as time passes) between `since` and `until`, oldest first.
 
         A reading every five minutes is 8,640 in 30 days: the times alone are grouped (from the
         index on `at`), and only the reading picked for each slice has its JSON read."""
-        width = max((until - since) / max(buckets, 1), 1.0)
         rows = await self._store.fetchall(
             """
             WITH picked AS (
                 SELECT max(at) AS at FROM account_snapshots WHERE at >= ? AND at <= ?
-                GROUP BY CAST((at - ?) / ? AS INTEGER)
+                GROUP BY CAST(at / ? AS INTEGER)
             )
             SELECT s.at, json_extract(s.data, '$.ratio'), json_extract(s.data, '$.seedbonus'),
                    json_extract(s.data, '$.uploaded'), json_extract(s.data, '$.downloaded')
             FROM picked JOIN account_snapshots AS s ON s.at = picked.at
             GROUP BY s.at ORDER BY s.at
             """,
-            (since, until, since, width),
+            (since, until, max(slice_s, 1.0)),
         )
         return [AccountPoint(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 

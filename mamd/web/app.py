@@ -24,6 +24,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app[GUESSES] = GuessLimit()
     app[HOSTS] = HostCheck(machine_names())
     app[TEMPLATES] = templates.environment()
+    app[page.CHART_READINGS] = page.ChartReadings()
 
     async def close_refusals(app: web.Application) -> None:
         app[REFUSALS].close()  # the counts of the last minute are said before mamd stops

@@ -15,6 +15,7 @@ from aiohttp import web
 from mamd.clock import iso
 from mamd.runtime import Runtime
 from mamd.store import StoreError
+from mamd.store.account import AccountPoint
 from mamd.store.wanted import STATES
 from mamd.web import charts, sessions, templates
 from mamd.web.api import wanted_detail, with_chosen
@@ -26,7 +27,7 @@ from mamd.web.status import status, status_document
 PER_STATE = 20  # on the main page; the state's own page lists them all, STATE_PAGE at a time
 STATE_PAGE = 200
 CHART_DAYS = 30
-CHART_BUCKETS = 240  # one reading per three hours: finer than a phone's width shows
+CHART_SLICE_S = 3 * 3600.0  # one reading per three hours, 240 in 30 days: finer than a phone shows
 # the states that need a person's eye first; the order of the wanted section
 STATE_ORDER = (
     "failed", "blocked", "skipped", "searching", "grabbed", "downloading", "importing", "wanted", "imported",
@@ -60,7 +61,7 @@ def problems(status: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(found, key=lambda p: p.get("severity") != "error")
 
 
-def account_charts(points: list[Any], runtime: Runtime, now: float) -> list[charts.Chart]:
+def account_charts(points: list[AccountPoint], runtime: Runtime, now: float) -> list[charts.Chart]:
     start = now - CHART_DAYS * 86400
     ratio = runtime.config.ratio
     made = [
@@ -97,15 +98,35 @@ def account_charts(points: list[Any], runtime: Runtime, now: float) -> list[char
     return [chart for chart in made if chart is not None]
 
 
-async def page_context(runtime: Runtime) -> dict[str, Any]:
+class ChartReadings:
+    """The readings the charts draw, kept until a new reading arrives or the period moves by a slice:
+    a page that refreshes every 30 s would otherwise pick the same 240 readings again each time."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str | None, int] | None = None
+        self._points: list[AccountPoint] = []
+
+    async def points(self, runtime: Runtime, now: float, latest_at: str | None) -> list[AccountPoint]:
+        since = now - CHART_DAYS * 86400
+        key = (latest_at, int(since // CHART_SLICE_S))
+        if key != self._key:
+            self._points = await runtime.account.points(since, now, CHART_SLICE_S)
+            self._key = key
+        return self._points
+
+
+CHART_READINGS = web.AppKey("chart_readings", ChartReadings)
+
+
+async def page_context(runtime: Runtime, cache: ChartReadings) -> dict[str, Any]:
     """Everything the main page shows: /status as it is now, plus the charts and the first books of
     each state. A database that fails here leaves those empty: /status says why."""
     now = runtime.clock.now()
     document = await status_document(runtime)
-    points: list[Any] = []
+    points: list[AccountPoint] = []
     books: dict[str, list[dict[str, Any]]] = {}
     try:
-        points = await runtime.account.points(now - CHART_DAYS * 86400, now, CHART_BUCKETS)
+        points = await cache.points(runtime, now, (document.get("account") or {}).get("at"))
         counts = document.get("wanted") or {}
         first = [
             book
@@ -143,7 +164,8 @@ async def page_context(runtime: Runtime) -> dict[str, Any]:
 
 @auth("page")
 async def index(request: web.Request) -> web.Response:
-    return templates.page(request, "status.html", **await page_context(runtime_of(request)))
+    context = await page_context(runtime_of(request), request.app[CHART_READINGS])
+    return templates.page(request, "status.html", **context)
 
 
 @auth("status")

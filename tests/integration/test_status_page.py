@@ -200,10 +200,10 @@ async def test_an_unknown_or_malformed_wanted_id_is_a_404_page(client: Client) -
 
 
 async def test_a_section_status_gains_is_shown_without_changing_the_page(runtime: Runtime) -> None:
-    from mamd.web.page import page_context
+    from mamd.web.page import ChartReadings, page_context
     from mamd.web.templates import environment
 
-    context = await page_context(runtime)
+    context = await page_context(runtime, ChartReadings())
     assert context["more"] == {}  # every section /status has now is laid out by name
     context["more"] = {"audiobookshelf": {"version": "2.36.0", "libraries": ["Audiobooks <b>"]}}
     text = page_text(environment().get_template("status.html").render(**context))
