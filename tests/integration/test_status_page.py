@@ -15,6 +15,7 @@ import yaml
 from aiohttp.test_utils import TestClient
 
 from mamd.config import load_config
+from mamd.domain.account import AccountSnapshot
 from mamd.domain.discovery import WantSpec, title_want_key
 from mamd.logs import Redactor
 from mamd.runtime import Runtime
@@ -121,6 +122,19 @@ async def test_problems_come_first_and_the_charts_are_inline_svg(
     assert "Ratio: 1.30 now; 1.69 at the start" in text
     assert 'http-equiv="refresh" content="30"' in html
     assert "Rendered at 2027-01-15T08:00:00Z" in text
+
+
+async def test_the_charts_follow_a_new_account_reading(
+    client: Client, runtime: Runtime, clock: FakeClock
+) -> None:
+    await fill(runtime, clock.now())
+    assert "Ratio: 1.30 now" in page_text(await (await client.get("/", headers=BROWSER)).text())
+    clock.advance(300)
+    reading = AccountSnapshot(at=clock.now(), classname="Power User", ratio=1.25, seedbonus=64_800.0)
+    await runtime.account.add(reading)
+    text = page_text(await (await client.get("/", headers=BROWSER)).text())
+    assert "Ratio: 1.25 now" in text
+    assert "Bonus points: 64,800 now" in text
 
 
 async def test_the_page_loads_nothing_from_elsewhere_and_runs_no_script(client: Client) -> None:
