@@ -84,7 +84,8 @@ wanted:
         seconds = await self.daemon.start()
         self.say(
             f"`mamd run` started (pid {self.daemon.pid}) with a demo configuration and answered after "
-            f"{seconds:.2f} s. Its status: {self.daemon.base}/status"
+            f"{seconds:.2f} s. Its status page: {self.daemon.base}/ (open it in a browser; "
+            f"{self.daemon.base}/status answers curl with JSON)"
         )
 
     async def library(self) -> None:
@@ -294,7 +295,9 @@ wanted:
 
 async def _serve_until_interrupted(story: Story) -> None:
     print(
-        f"\nServing until Ctrl-C. Try: curl -s {story.daemon.base}/status | python3 -m json.tool", flush=True
+        f"\nServing until Ctrl-C. Open the status page {story.daemon.base}/ in a browser, or try: "
+        f"curl -s {story.daemon.base}/status | python3 -m json.tool",
+        flush=True,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

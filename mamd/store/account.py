@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from mamd.domain.account import AccountSnapshot, Counter
@@ -29,6 +30,17 @@ def _snapshot(at: float, data: dict[str, Any]) -> AccountSnapshot:
     )
 
 
+@dataclass(frozen=True)
+class AccountPoint:
+    """One reading of the account, as the status page charts it."""
+
+    at: float
+    ratio: float | None  # None when MAM reported no ratio, or an infinite one (nothing downloaded)
+    seedbonus: float | None
+    uploaded: int | None
+    downloaded: int | None
+
+
 class AccountHistory:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -51,6 +63,27 @@ class AccountHistory:
             "SELECT at, data FROM account_snapshots WHERE at >= ? ORDER BY at", (at,)
         )
         return [_snapshot(r[0], json.loads(r[1])) for r in rows]
+
+    async def points(self, since: float, until: float, slice_s: float) -> list[AccountPoint]:
+        """The last reading in each slice of `slice_s` seconds (counted from the epoch, so that the
+        slices stay put as time passes) between `since` and `until`, oldest first.
+
+        A reading every five minutes is 8,640 in 30 days: the times alone are grouped (from the
+        index on `at`), and only the reading picked for each slice has its JSON read."""
+        rows = await self._store.fetchall(
+            """
+            WITH picked AS (
+                SELECT max(at) AS at FROM account_snapshots WHERE at >= ? AND at <= ?
+                GROUP BY CAST(at / ? AS INTEGER)
+            )
+            SELECT s.at, json_extract(s.data, '$.ratio'), json_extract(s.data, '$.seedbonus'),
+                   json_extract(s.data, '$.uploaded'), json_extract(s.data, '$.downloaded')
+            FROM picked JOIN account_snapshots AS s ON s.at = picked.at
+            GROUP BY s.at ORDER BY s.at
+            """,
+            (since, until, max(slice_s, 1.0)),
+        )
+        return [AccountPoint(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     async def prune(self, before: float) -> int:
         async with self._store.transaction() as db:

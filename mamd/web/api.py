@@ -7,9 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from mamd.runtime import Runtime
 from mamd.schedule import AlreadyRunning, UnknownJob
 from mamd.store.candidates import ChosenRelease
-from mamd.store.wanted import STATES
+from mamd.store.wanted import STATES, WantedBook
 from mamd.web.errors import fail
 from mamd.web.keys import runtime_of
 from mamd.web.params import whole_number
@@ -57,8 +58,14 @@ async def events(request: web.Request) -> web.Response:
     return web.json_response(runtime.redactor.value(body))
 
 
+async def with_chosen(runtime: Runtime, books: list[WantedBook]) -> list[dict[str, Any]]:
+    """Wanted books, each with the release chosen for it at its last search (grabbed, or blocked), or
+    null."""
+    chosen = await runtime.candidates.chosen(book.id for book in books)
+    return [_with_chosen(book.as_dict(), chosen.get(book.id)) for book in books]
+
+
 def _with_chosen(book: dict[str, Any], chosen: ChosenRelease | None) -> dict[str, Any]:
-    """A wanted book with the release chosen for it at its last search (grabbed, or blocked), or null."""
     return {**book, "chosen": chosen.as_dict() if chosen else None}
 
 
@@ -70,27 +77,33 @@ async def wanted_list(request: web.Request) -> web.Response:
     limit = whole_number(request.query.get("limit", "200"), "`limit`", 1, MAX_WANTED)
     after = whole_number(request.query.get("after", "0"), "`after`")
     books = await runtime.wanted.page(state, limit, after)
-    chosen = await runtime.candidates.chosen(book.id for book in books)
     body = {
-        "wanted": [_with_chosen(book.as_dict(), chosen.get(book.id)) for book in books],
+        "wanted": await with_chosen(runtime, books),
         "counts": await runtime.wanted.counts(),
         "next": books[-1].id if len(books) == limit else None,
     }
     return web.json_response(runtime.redactor.value(body))
 
 
-async def wanted_one(request: web.Request) -> web.Response:
-    runtime = runtime_of(request)
-    book_id = whole_number(request.match_info["id"], "a wanted book's id")
+async def wanted_detail(runtime: Runtime, book_id: int) -> dict[str, Any] | None:
+    """One wanted book with every release considered for it and its recent events; None when unknown."""
     book = await runtime.wanted.get(book_id)
     if book is None:
-        fail(404, f"no wanted book has id {book_id}")
+        return None
     history = await runtime.events.about(f"wanted:{book.id}", EVENTS_PER_BOOK)
     candidates = await runtime.candidates.of(book.id)
-    chosen = await runtime.candidates.chosen([book.id])
-    body = {
-        "wanted": _with_chosen(book.as_dict(), chosen.get(book.id)),
+    [shown] = await with_chosen(runtime, [book])
+    return {
+        "wanted": shown,
         "candidates": [candidate.as_dict() for candidate in candidates],
         "events": [event.as_dict() for event in history],
     }
+
+
+async def wanted_one(request: web.Request) -> web.Response:
+    runtime = runtime_of(request)
+    book_id = whole_number(request.match_info["id"], "a wanted book's id")
+    body = await wanted_detail(runtime, book_id)
+    if body is None:
+        fail(404, f"no wanted book has id {book_id}")
     return web.json_response(runtime.redactor.value(body))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from mamd.runtime import Runtime
-from mamd.web import api, health, hooks, status
+from mamd.web import api, health, hooks, page, status, templates
 from mamd.web.hosts import HostCheck, machine_names
-from mamd.web.keys import GUESSES, HOSTS, REFUSALS, RUNTIME
+from mamd.web.keys import GUESSES, HOSTS, REFUSALS, RUNTIME, TEMPLATES
 from mamd.web.middleware import authenticate, check_host, error_envelope, request_context
 from mamd.web.refusals import GuessLimit, RefusalLog
 
@@ -23,6 +23,8 @@ def create_app(runtime: Runtime) -> web.Application:
     app[REFUSALS] = RefusalLog()
     app[GUESSES] = GuessLimit()
     app[HOSTS] = HostCheck(machine_names())
+    app[TEMPLATES] = templates.environment()
+    app[page.CHART_READINGS] = page.ChartReadings()
 
     async def close_refusals(app: web.Application) -> None:
         app[REFUSALS].close()  # the counts of the last minute are said before mamd stops
@@ -30,7 +32,11 @@ def create_app(runtime: Runtime) -> web.Application:
     app.on_cleanup.append(close_refusals)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
-    app.router.add_get("/status", status.status)
+    app.router.add_get("/", page.index)
+    app.router.add_get("/status", page.status_by_accept)
+    app.router.add_get("/wanted", page.wanted_state)
+    app.router.add_get("/wanted/{id}", page.wanted_book)
+    app.router.add_post("/sign-in", page.sign_in)
     app.router.add_get("/metrics", status.metrics)
     app.router.add_post("/hooks/qbittorrent", hooks.qbittorrent_hook)
     app.router.add_post("/api/v1/jobs/{name}", api.run_job)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jinja2
 from aiohttp import web
 
 from mamd.runtime import Runtime
@@ -12,6 +13,7 @@ RUNTIME = web.AppKey("runtime", Runtime)
 REFUSALS = web.AppKey("refusals", RefusalLog)
 GUESSES = web.AppKey("guesses", GuessLimit)
 HOSTS = web.AppKey("hosts", HostCheck)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
 
 
 def runtime_of(request: web.Request) -> Runtime:

@@ -12,7 +12,9 @@ from typing import Literal
 
 from aiohttp import web
 
+from mamd.clock import iso
 from mamd.logs import get_logger
+from mamd.web import sessions, templates
 from mamd.web.errors import CODES, ApiError, envelope
 from mamd.web.keys import GUESSES, HOSTS, REFUSALS, runtime_of
 from mamd.web.server import is_loopback, request_began
@@ -20,13 +22,14 @@ from mamd.web.server import is_loopback, request_began
 log = get_logger("mamd.web")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-AuthPolicy = Literal["none", "status", "key"]
+AuthPolicy = Literal["none", "status", "page", "key"]
 REQUEST_ID = web.RequestKey("request_id", str)
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def auth(policy: AuthPolicy) -> Callable[[Handler], Handler]:
-    """Mark a handler as public (`none`), as `/status`-like (`status`), or key-only (`key`, the default)."""
+    """Mark a handler as public (`none`), as `/status`-like (`status`), as a page for a browser (`page`:
+    the rule of `/status`, and the sign-in cookie), or key-only (`key`, the default)."""
 
     def mark(handler: Handler) -> Handler:
         handler.mamd_auth = policy  # type: ignore[attr-defined]  # read back by `authenticate`
@@ -109,11 +112,40 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if getattr(request.match_info, "http_exception", None) is not None:
         return await handler(request)  # no route: the handler answers 404 or 405
     policy: AuthPolicy = getattr(request.match_info.handler, "mamd_auth", "key")
-    if policy == "none":
-        return await handler(request)
     config = runtime_of(request).config.http
-    if policy == "status" and config.status_from_loopback and is_loopback(request.remote):
+    if trusted_without_key(policy, config.status_from_loopback, request.remote):
         return await handler(request)
+    # a browser asking for a page is answered with a page (the sign-in form), never the JSON envelope
+    page = policy == "page" or (policy == "status" and prefers_html(request.headers.get("Accept", "")))
+    try:
+        _check_key(request, accept_cookie=page)
+    except ApiError as exc:
+        if not page:
+            raise
+        back = request.rel_url.with_query({k: v for k, v in request.query.items() if k != "apikey"})
+        return refused_page(request, exc.status, exc.message, str(back), exc.headers)
+    return await handler(request)
+
+
+def trusted_without_key(policy: AuthPolicy, status_from_loopback: bool, remote: str | None) -> bool:
+    """Whether a request from `remote` is answered without a key or cookie: public handlers, and
+    `/status` and the page from loopback when `http.status_from_loopback` says so."""
+    if policy == "none":
+        return True
+    return policy in ("status", "page") and status_from_loopback and is_loopback(remote)
+
+
+def key_matches(given: str, key: str) -> bool:
+    """Constant-time comparison of a key as sent with mamd's API key."""
+    # a header may hold any byte: aiohttp decodes it with surrogateescape, which encode() alone refuses
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), key.encode())
+
+
+def _check_key(request: web.Request, accept_cookie: bool) -> None:
+    """Raise the refusal (401, or 429 after too many wrong keys) unless the request carries the key,
+    or, for a page, the cookie the sign-in form gave."""
+    runtime = runtime_of(request)
+    key = runtime.config.http.api_key.reveal()
     source = request.remote or ""
     guesses, refusals = request.app[GUESSES], request.app[REFUSALS]
     wait_s = guesses.wait_s(source)
@@ -124,14 +156,74 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         raise ApiError(429, message, headers={"Retry-After": retry})
     given = request.headers.get("X-Api-Key") or request.query.get("apikey")
     if not given:
+        if accept_cookie and sessions.valid(request.cookies.get(sessions.COOKIE), key, runtime.clock.now()):
+            return
         refusals.refused("auth_failed", source, reason="no key", path=request.path)
+        if accept_cookie:
+            raise ApiError(401, "this page needs mamd's API key (http.api_key in mamd.yaml)")
         raise ApiError(401, "an API key is required: send the X-Api-Key header or ?apikey=")
-    # a header may hold any byte: aiohttp decodes it with surrogateescape, which encode() alone refuses
-    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), config.api_key.reveal().encode()):
+    if not key_matches(given, key):
         guesses.wrong(source)
         refusals.refused("auth_failed", source, reason="wrong key", path=request.path)
         raise ApiError(401, "the API key is wrong")
-    return await handler(request)
+
+
+def prefers_html(accept: str) -> bool:
+    """True when an `Accept` header ranks text/html above application/json: a browser. curl's `*/*`,
+    no header, or a tie are JSON, which stays what every other client gets."""
+    return _quality(accept, "text", "html") > _quality(accept, "application", "json")
+
+
+def _quality(accept: str, kind: str, subtype: str) -> float:
+    """The q-value `accept` gives one media type: the most specific range that matches wins."""
+    best, best_rank = 0.0, -1
+    for part in accept.split(",")[:64]:  # a browser sends a handful; more is noise
+        media, *parameters = part.split(";")
+        main, _, sub = media.strip().lower().partition("/")
+        if (main, sub) == (kind, subtype):
+            rank = 2
+        elif (main, sub) == (kind, "*"):
+            rank = 1
+        elif (main, sub) == ("*", "*"):
+            rank = 0
+        else:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = 0.0
+                if not 0.0 <= quality <= 1.0:  # also NaN
+                    quality = 0.0
+        if rank > best_rank:
+            best, best_rank = quality, rank
+    return best
+
+
+def refused_page(
+    request: web.Request,
+    status: int,
+    message: str,
+    target: str = "/",
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """The sign-in page with why the request was refused; it shows nothing of mamd's state."""
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    response = templates.page(
+        request,
+        "sign_in.html",
+        http_status=status,
+        message=message,
+        target=target,
+        now=now,
+        rendered_at=iso(now),
+    )
+    response.headers.update(headers or {})
+    return response
 
 
 def _http_message(exc: web.HTTPException) -> str:

@@ -1,4 +1,5 @@
-"""Daemon figures: start-up, idle cost, reload latency, and hook acceptance under load."""
+"""Daemon figures: start-up, idle cost, reload latency, hook acceptance under load, and the status
+page with 1,000 wanted books."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ import os
 import sqlite3
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
 import yaml
 
+from mamd.domain.account import AccountSnapshot, Counter
+from mamd.domain.discovery import WantSpec, title_want_key
+from mamd.store import Events, Store
+from mamd.store.account import AccountHistory
+from mamd.store.wanted import Wanted
 from tests.bench.figures import Figure, median, percentile
 from tests.support.configs import API_KEY, write_config
 from tests.support.daemon import DaemonProcess, NotifySocket, wait_for
@@ -145,6 +152,72 @@ def hook_accept(rate: int, seconds: float) -> list[float]:
     return latencies
 
 
+PAGE_BOOKS = 1000
+PAGE_STATES = ("wanted", "skipped", "blocked", "failed", "imported")
+
+
+async def _page_state(database: str, now: float) -> None:
+    """What a long-running mamd holds: 1,000 wanted books in five states, a reading of the account every
+    five minutes for 30 days, and a few hundred events."""
+    store = Store(database)
+    await store.open()
+    try:
+        wanted, history, events = Wanted(store), AccountHistory(store), Events(store)
+        specs = [
+            WantSpec(title_want_key(author, title), "manual", author, title)
+            for author, title in ((f"Author {i % 97}", f"Book {i}") for i in range(PAGE_BOOKS))
+        ]
+        await wanted.apply(specs, {}, [], now)
+        for index, book in enumerate(await wanted.all()):
+            state = PAGE_STATES[index % len(PAGE_STATES)]
+            if state != "wanted":
+                await wanted.searched(book.id, state, f"{state}: no release passed the rules", None, now)
+        for index in range(30 * 288):
+            at = now - 30 * 86400 + index * 300
+            snapshot = AccountSnapshot(
+                at=at,
+                classname="Power User",
+                ratio=2.0 + (index % 500) / 1000,
+                uploaded=(900 + index // 10) * 1024**3,
+                downloaded=400 * 1024**3,
+                seedbonus=30_000.0 + index,
+                counters={"unsat": Counter(20, 50)},
+            )
+            await history.add(snapshot)
+        for index in range(300):
+            await events.add(now - 300 + index, "wanted.added", f"wanted: Book {index}", f"wanted:{index}")
+    finally:
+        await store.close()
+
+
+def status_page(requests: int) -> tuple[list[float], int]:
+    """Milliseconds per GET / (as a browser asks) against a daemon holding `_page_state`, and the page's
+    size in bytes."""
+    with tempfile.TemporaryDirectory() as folder:
+        config = write_config(Path(folder), {"logging": {"level": "info"}})
+        database = yaml.safe_load(config.read_text())["state"]["database"]
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        asyncio.run(_page_state(database, time.time()))
+        daemon = DaemonProcess(config).start()
+        try:
+            daemon.wait_healthy()
+            request = urllib.request.Request(daemon.base_url + "/", headers={"Accept": "text/html"})
+            latencies, size = [], 0
+            for index in range(requests + 5):
+                started = time.perf_counter()
+                with urllib.request.urlopen(request, timeout=15) as response:
+                    body = response.read()
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status != 200 or b"Account guard" not in body:
+                    raise RuntimeError(f"the status page answered {response.status}")
+                if index >= 5:  # the first renders compile the templates
+                    latencies.append(elapsed)
+                size = len(body)
+        finally:
+            daemon.stop()
+    return latencies, size
+
+
 def run(quick: bool) -> list[Figure]:
     figures = [Figure("startup_to_ready_s", startup_to_ready(3 if quick else 7), 1.0)]
     rss, cpu = idle(10 if quick else 60)
@@ -158,5 +231,11 @@ def run(quick: bool) -> list[Figure]:
     figures += [
         Figure("hook_accept_ms_p50", median(hooks)),
         Figure("hook_accept_ms_p99", percentile(hooks, 0.99), 10),
+    ]
+    pages, size = status_page(50 if quick else 300)
+    figures += [
+        Figure("status_page_ms_p50", median(pages)),
+        Figure("status_page_ms_p99", percentile(pages, 0.99), 20),
+        Figure("status_page_kib", size / 1024, 100),
     ]
     return figures

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
+import re
+import selectors
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -151,11 +157,52 @@ def test_commands_say_clearly_when_no_daemon_answers(tmp_path: Path) -> None:
         assert "is it running" in result.stderr
 
 
+def demo_serving(timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`mamd demo --serve`: once it serves, its status page is fetched as a browser asks for it, then
+    Ctrl-C (SIGINT to its PID) ends it; the output of the whole run, with the page as the last line."""
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "mamd", "demo", "--serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    before = ""  # read from the pipe's descriptor: a buffered readline could hide a line from select
+    decoder = codecs.getincrementaldecoder("utf-8")()  # a read may end inside a character
+    deadline = time.monotonic() + timeout
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout.fileno(), selectors.EVENT_READ)
+            while "Serving until Ctrl-C" not in before:
+                left = deadline - time.monotonic()
+                if left <= 0 or process.poll() is not None:
+                    raise AssertionError(f"the demo never served:\n{before}")
+                if selector.select(min(left, 1.0)):
+                    before += decoder.decode(os.read(process.stdout.fileno(), 65536))
+        url = re.search(r"Open the status page (http://127\.0\.0\.1:\d+/) in a browser", before)
+        assert url, before
+        request = urllib.request.Request(url[1], headers={"Accept": "text/html,*/*;q=0.8"})
+        with urllib.request.urlopen(request, timeout=15) as response:
+            assert response.status == 200
+            assert response.headers.get_content_type() == "text/html"
+            page = response.read().decode()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+    return subprocess.CompletedProcess(process.args, process.returncode, before + out + page, err)
+
+
 @pytest.mark.qbittorrent  # with MAMD_QBITTORRENT's, or the qbittorrent-nox on PATH
-def test_demo_runs_end_to_end() -> None:
-    result = mamd("demo", timeout=120)
+def test_demo_runs_end_to_end_and_serves_its_status_page() -> None:
+    result = demo_serving()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Summary" in result.stdout
+    assert re.search(r"Its status page: http://127\.0\.0\.1:\d+/ \(open it in a browser", result.stdout)
+    assert '<h2 id="guard">Account guard</h2>' in result.stdout  # the page, fetched while it served
     assert "11 books, 4 series, 4 authors" in result.stdout
     assert "Mistborn #3 by Brandon Sanderson  (a gap in an owned series)" in result.stdout
     assert "Warbreaker by Brandon Sanderson  (asked for in mamd.yaml)" in result.stdout
