@@ -17,6 +17,7 @@ import yaml
 from mamd.domain.account import AccountSnapshot, Counter
 from mamd.store import Store
 from mamd.store.account import AccountHistory
+from tests.support.abs_sim import abs_simulator
 from tests.support.browser import dump_dom, read_png, screenshot
 from tests.support.configs import write_config
 from tests.support.daemon import DaemonProcess, wait_for
@@ -67,11 +68,12 @@ def run_job(daemon: DaemonProcess, name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     folder = tmp_path_factory.mktemp("page")
-    with mam_simulator() as mam:
+    with mam_simulator() as mam, abs_simulator(items=3) as library:
         config = write_config(
             folder,
             {
                 "dry_run": True,
+                "audiobookshelf": {"url": library.url, "api_key": library.api_key},
                 "mam": {"base_url": mam.url, "session": SIM_COOKIE, "search_interval": "1s"},
                 # a save path that is not there: the import check reports a problem at start
                 "qbittorrent": {"save_path": str(folder / "not-mounted")},
@@ -89,7 +91,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
         running = DaemonProcess(config).start()
         try:
             running.wait_healthy()
-            for job in ("account", "discover", "search"):
+            for job in ("library_sync", "account", "discover", "search"):
                 assert run_job(running, job)["last_result"] == "ok", running.log()[-3000:]
             yield running
         finally:
