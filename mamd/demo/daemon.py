@@ -90,11 +90,24 @@ class DemoDaemon:
         raise TimeoutError(f"gave up after {limit_s:.0f} s waiting for {what}")
 
     async def run_job(self, name: str) -> dict[str, Any]:
-        """Run a job now and wait for it; its entry in /status once it finished."""
-        before = (await self.status())["jobs"][name]["last_run_id"]
-        code, body = await self.post(f"/api/v1/jobs/{name}")
-        if code not in (202, 409):  # 409: it is running already (started by another job); wait for it
-            raise RuntimeError(f"{name} did not start: {body}")
+        """Run a job now and wait for it; its entry in /status once it finished.
+
+        A run that began before this call (a reload or another job started it) may have read the world
+        as it was: it is waited out, and then a run of this call's own is asked for.
+        """
+
+        async def started() -> tuple[int | None] | None:
+            job = (await self.status())["jobs"][name]
+            if job["running"]:
+                return None
+            code, body = await self.post(f"/api/v1/jobs/{name}")
+            if code == 409:  # started by something else just now: wait for that one and ask again
+                return None
+            if code != 202:
+                raise RuntimeError(f"{name} did not start: {body}")
+            return (job["last_run_id"],)  # the run before this call's own
+
+        (before,) = await self.until(f"{name} to start", started)
         return await self.job_finished(name, before)
 
     async def job_finished(self, name: str, run_before: int | None) -> dict[str, Any]:

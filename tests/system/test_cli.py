@@ -177,7 +177,10 @@ def demo_serving(timeout: float = 120) -> subprocess.CompletedProcess[str]:
             while "Serving until Ctrl-C" not in before:
                 left = deadline - time.monotonic()
                 if left <= 0 or process.poll() is not None:
-                    raise AssertionError(f"the demo never served:\n{before}")
+                    if process.poll() is None:
+                        process.kill()
+                    out, err = process.communicate(timeout=10)
+                    raise AssertionError(f"the demo never served:\n{before}{out}\n--- stderr:\n{err[-4000:]}")
                 if selector.select(min(left, 1.0)):
                     before += decoder.decode(os.read(process.stdout.fileno(), 65536))
         url = re.search(r"Open the status page (http://127\.0\.0\.1:\d+/) in a browser", before)
