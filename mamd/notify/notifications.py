@@ -128,7 +128,8 @@ class Notifications:
         self.targets: list[Target] = []
         self._wake = asyncio.Event()
         self._changes: dict[str, tuple[HealthProblem | None, str | None]] = {}  # problems to look at
-        self._carried: float | None = None  # when problems said before a restart stop counting as open
+        # until when problems said before this start count as open though nobody reports them yet
+        self._carried = runtime.clock.now() + CARRY_S
         self._sending: dict[str, asyncio.Task[None]] = {}
         self._pruned = False  # whether the outbox holds nothing for targets no longer configured
         self.configure(runtime.config)
@@ -216,7 +217,6 @@ class Notifications:
 
     async def run_forever(self) -> None:
         clock = self._runtime.clock
-        self._carried = clock.now() + CARRY_S
         try:
             while True:
                 wait = 5.0
@@ -245,12 +245,15 @@ class Notifications:
             if removed:
                 log.info("notify.targets_removed", dropped_messages=removed)
             self._pruned = True
-        due = [await self._problems(now), await self._summary(now)]
         records = await self.outbox.targets()
-        waiting = await self.outbox.waiting()
         for target in self.targets:
             record = records.get(target.key)
             self._report(target, record.failures if record else 0, record.last_error if record else None)
+        await self._report_drops(now)
+        due = [await self._problems(now), await self._summary(now)]
+        waiting = await self.outbox.waiting()
+        for target in self.targets:
+            record = records.get(target.key)
             if target.key in self._sending or not waiting.get(target.key):
                 continue
             if record is not None and record.next_at is not None and record.next_at > now:
@@ -259,7 +262,6 @@ class Notifications:
             task = asyncio.create_task(self._drain(target), name=f"notify-{target.label}")
             self._sending[target.key] = task
             task.add_done_callback(functools.partial(self._sent, target.key))
-        await self._report_drops(now)
         ready = await self.outbox.next_ready_at(k for k in keys if k not in self._sending)
         if ready is not None:
             due.append(ready)
@@ -356,7 +358,7 @@ class Notifications:
             }
             await self.outbox.remember_problem(row)
         health = self._runtime.health
-        carried = self._carried is not None and now < self._carried
+        carried = now < self._carried
         next_due: float | None = None
         for problem_id, row in said.items():
             current = health.get(problem_id)
@@ -372,7 +374,7 @@ class Notifications:
                 next_due = min(next_due or row["since"] + hold, row["since"] + hold)
                 continue
             await self._say_problem(row, current, now)
-        if carried and self._carried is not None:
+        if carried:
             next_due = min(next_due or self._carried, self._carried)
         return next_due
 

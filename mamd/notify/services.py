@@ -163,7 +163,7 @@ class Service:
 def failure(result: Any) -> str:
     """Why Apprise could not deliver, from the HTTP status or the kind of failure alone."""
     status = str(getattr(getattr(result, "status", None), "name", "FAILURE"))
-    lines = [str(entry.message) for service in result for entry in service.logs]
+    lines = [str(entry.message) for service in result for entry in service.logs()]
     for line in lines:
         code = _HTTP_STATUS.search(line)
         if code:
