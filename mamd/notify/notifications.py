@@ -500,6 +500,7 @@ class Notifications:
         config = self._runtime.config
         results = await send_tests(self.targets, config, self._runtime.redactor.text)
         for target, result in zip(self.targets, results, strict=True):
+            log.info("notify.test", target=target.label, ok=result.ok, error=result.error, ms=result.ms)
             if result.ok:
                 with contextlib.suppress(StoreError):
                     await self.outbox.retry_now(target.key)
@@ -550,7 +551,6 @@ async def send_tests(targets: list[Target], config: Config, redact: Callable[[st
         title, body = test_message(target.label, service.name, host, config.dry_run)
         body = with_link(redact(body), config.http.public_url)
         sent = await service.send(redact(title), body, "info")
-        log.info("notify.test", target=target.label, ok=sent.ok, error=sent.error, ms=sent.ms)
         return TestResult(target.label, service.name, sent.ok, sent.error, sent.ms)
 
     return list(await asyncio.gather(*(one(target) for target in targets)))
