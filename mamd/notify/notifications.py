@@ -192,6 +192,7 @@ class Notifications:
                 dry_run=dry_run,
                 now=now,
                 gather_s=route.gather_s,
+                fresh=route.opens,
             )
         else:
             title, body = self._words(events_message([item], 1, dry_run))

@@ -36,6 +36,7 @@ class Route:
     level: Level
     batch: str | None = None  # events with the same key, within `gather_s`, make one message
     gather_s: float = 0.0
+    opens: bool = False  # starts a message of its own, and sends the one gathering at once
 
 
 def _batched(topic: str, level: Level, key: str, gather_s: float = BATCH_S) -> Route:
@@ -82,8 +83,10 @@ _HIT_AND_RUN_COUNTERS = frozenset({"inactUnsat", "inactHnr", "seedHnr"})
 
 def event_route(kind: str, data: Mapping[str, Any]) -> Route | None:
     """Where an event of `kind` with `data` goes; None when it is not sent."""
-    if kind == "guard.changed":
-        return _guard(_GUARD_LEVELS.get(str(data.get("level")), "warning"))
+    if kind == "guard.changed":  # each change of level is news of its own
+        return Route(
+            "guard", _GUARD_LEVELS.get(str(data.get("level")), "warning"), "guard", GUARD_GATHER_S, True
+        )
     if kind == "account.counter_rose":
         topic = "hit_and_run_risk" if data.get("counter") in _HIT_AND_RUN_COUNTERS else "problem"
         return Route(topic, "warning")

@@ -69,11 +69,17 @@ class Outbox:
         dry_run: bool,
         now: float,
         gather_s: float,
+        fresh: bool = False,
     ) -> int:
         """Add an event to the message gathering under `batch`, or start one; messages dropped to make room.
+        A `fresh` one always starts a message, and what gathered before is ready at once.
 
         Runs inside the caller's transaction `db` (the one that stores the event).
         """
+        if fresh:
+            await db.execute(
+                "UPDATE notify_messages SET ready_at = ? WHERE batch = ? AND ready_at > ?", (now, batch, now)
+            )
         async with db.execute(
             "SELECT id, items, count, level FROM notify_messages "
             "WHERE batch = ? AND ready_at > ? AND dry_run = ? ORDER BY id DESC LIMIT 1",

@@ -445,3 +445,19 @@ async def test_the_test_api_sends_to_every_target_and_says_how_each_went(
     assert message["title"] == "mamd test notification"
     assert f"A test from mamd on {socket.gethostname()} to notify[0] (ntfy)" in message["message"]
     assert refused.status == 401
+
+
+async def test_an_emergency_and_the_recovery_soon_after_are_two_messages(
+    make_runtime: MakeRuntime, clock: FakeClock
+) -> None:
+    async with receiver.receiving() as served:
+        runtime = await make_runtime(notify=[{"url": served.ntfy(), "events": ["guard"]}])
+        for level in ("emergency", "ok"):
+            await runtime.events.add(clock.now(), "guard.changed", f"guard → {level}", "guard", level=level)
+            clock.advance(1)
+        await runtime.events.add(clock.now(), "guard.resumed", "resumed 1 download(s): Dune", "guard")
+        await runtime.notifications.run_once()
+        assert [m["title"] for m in served.messages] == ["Account guard: EMERGENCY"]
+        await runtime.notifications.flush()  # what gathers is sent at shutdown
+    assert [m["title"] for m in served.messages] == ["Account guard: EMERGENCY", "Account guard: OK again"]
+    assert "Resumed 1 download(s): Dune" in served.messages[1]["message"]

@@ -207,3 +207,13 @@ def test_a_min_level_outside_the_three_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
     assert caught.value.problems[0].message.endswith("got 'warn'; did you mean `warning`?")
+
+
+def test_each_change_of_the_guard_starts_a_message_of_its_own() -> None:
+    changed = routes.event_route("guard.changed", {"level": "ok"})
+    stopped = routes.event_route("guard.stopped", {})
+    assert changed is not None
+    assert changed.opens
+    assert stopped is not None
+    assert not stopped.opens
+    assert changed.batch == stopped.batch == "guard"
