@@ -116,6 +116,11 @@ def _check_config(args: argparse.Namespace) -> int:
     print(f"  listens on {config.http.host}:{config.http.port}; database {config.state.database}")
     print(f"  jobs on timers: {', '.join(jobs) or 'none'}; dry run: {'yes' if config.dry_run else 'no'}")
     print(f"  imports: {verb} from {paths.save_path} into {paths.library} (tried)")
+    if config.notify:
+        from mamd.notify.services import scheme_of
+
+        schemes = ", ".join(f"{scheme_of(t.url.reveal())}://" for t in config.notify)
+        print(f"  notifications: {len(config.notify)} target(s): {schemes} (`mamd notify-test` tries them)")
     return 0
 
 

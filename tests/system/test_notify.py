@@ -124,4 +124,5 @@ def test_an_inline_secret_url_is_allowed_and_never_printed(tmp_path: Path) -> No
     config = write_config(tmp_path, {"notify": [{"url": "json://user:hunter2-pass@127.0.0.1/hook"}]})
     result = mamd("check-config", "-c", str(config))
     assert result.returncode == 0, result.stderr
+    assert "  notifications: 1 target(s): json:// (`mamd notify-test` tries them)" in result.stdout
     assert "hunter2-pass" not in result.stdout + result.stderr
