@@ -461,3 +461,21 @@ async def test_an_emergency_and_the_recovery_soon_after_are_two_messages(
         await runtime.notifications.flush()  # what gathers is sent at shutdown
     assert [m["title"] for m in served.messages] == ["Account guard: EMERGENCY", "Account guard: OK again"]
     assert "Resumed 1 download(s): Dune" in served.messages[1]["message"]
+
+
+async def test_the_status_page_shows_each_target_and_why_one_waits(
+    make_runtime: MakeRuntime, clock: FakeClock, aiohttp_client: Any
+) -> None:
+    from mamd.web import create_app
+    from tests.support.page import page_text
+
+    async with receiver.receiving() as served:
+        served.receiver.plan([500])
+        runtime = await make_runtime(notify=[{"url": served.json(), "events": ["import_failed"]}])
+        await runtime.events.add(clock.now(), "import.failed", "cannot import Dune", None)
+        await runtime.notifications.run_once()
+        client = await aiohttp_client(create_app(runtime))
+        page = await client.get("/", headers={"Accept": "text/html"})
+        text = page_text(await page.text())
+    assert "Notifications 1 message(s) waiting in the outbox (it holds at most 500)" in text
+    assert "notify[0] JSON retrying import_failed from info · 0 sent · 1 waiting answered HTTP 500" in text
