@@ -223,7 +223,8 @@ class Notifications:
                 wait = 5.0
                 try:
                     if self.targets:
-                        await asyncio.to_thread(services.load)  # on the first target, not at import
+                        if not services.loaded():  # on the first target, not at import
+                            await asyncio.to_thread(services.load)
                         wait = await self.round()
                     else:
                         wait = LONGEST_WAIT_S
