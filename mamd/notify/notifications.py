@@ -230,6 +230,10 @@ class Notifications:
                         wait = LONGEST_WAIT_S
                 except StoreError as exc:
                     log.info("notify.waiting", reason=str(exc))  # the database watch says more
+                except Exception:
+                    # a fault here must cost notifications at most, never the daemon
+                    log.exception("notify.round_failed")
+                    wait = LONGEST_WAIT_S
                 await sleep_or_wake(clock, wait, self._wake)
                 self._wake.clear()
         finally:
