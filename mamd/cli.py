@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     hook.add_argument("hash", metavar="HASH", help="the torrent's info-hash (qBittorrent's %%I)")
     run_job = command("run-job", "ask the running daemon to run a job now", _run_job)
     run_job.add_argument("name", metavar="NAME", help="job name, e.g. library_sync")
+    command(
+        "notify-test",
+        "send a test message to every notification target (through the running daemon, else directly)",
+        _notify_test,
+    )
     demo = command("demo", "run the whole pipeline against built-in simulators", _demo, config=False)
     demo.add_argument("--serve", action="store_true", help="keep the demo daemon running until Ctrl-C")
     demo.add_argument("--keep", action="store_true", help="keep the demo folder afterwards")
@@ -111,6 +116,11 @@ def _check_config(args: argparse.Namespace) -> int:
     print(f"  listens on {config.http.host}:{config.http.port}; database {config.state.database}")
     print(f"  jobs on timers: {', '.join(jobs) or 'none'}; dry run: {'yes' if config.dry_run else 'no'}")
     print(f"  imports: {verb} from {paths.save_path} into {paths.library} (tried)")
+    if config.notify:
+        from mamd.notify.services import scheme_of
+
+        schemes = ", ".join(f"{scheme_of(t.url.reveal())}://" for t in config.notify)
+        print(f"  notifications: {len(config.notify)} target(s): {schemes} (`mamd notify-test` tries them)")
     return 0
 
 
@@ -221,6 +231,53 @@ def _run_job(args: argparse.Namespace) -> int:
         return 0
     print(f"mamd: {_error_message(payload)}", file=sys.stderr)
     return 2 if code == 404 else 1
+
+
+def _notify_test(args: argparse.Namespace) -> int:
+    """The running daemon sends the test (so its targets' state follows); when none answers, this command
+    sends it itself from the file."""
+    path = config_path(args)
+    unreachable = "its http section cannot be read"
+    try:
+        http: HttpConfig | None = load_section(path, "http")
+    except ConfigError:
+        http = None
+    if http is not None:
+        try:
+            code, payload = request_daemon(http, "POST", "/api/v1/notify/test")
+        except DaemonUnreachable as exc:
+            unreachable = str(exc)
+        else:
+            if code != 200:
+                print(
+                    f"mamd: the notification test was refused ({code}): {_error_message(payload)}",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"sent by the running mamd at {http.host}:{http.port}:")
+            return _test_results(payload.get("results") or [])
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        _print_problems(path, error)
+        return 2
+    from mamd.config import iter_secrets
+    from mamd.logs import Redactor
+    from mamd.notify.notifications import send_tests, targets_of
+
+    print(f"no running mamd answered ({unreachable}); sending from {path} directly:")
+    results = asyncio.run(send_tests(targets_of(config), config, Redactor(iter_secrets(config)).text))
+    return _test_results([result.as_dict() for result in results])
+
+
+def _test_results(results: list[dict[str, Any]]) -> int:
+    if not results:
+        print("  notify: lists no target; nothing was sent", file=sys.stderr)
+        return 2
+    for result in results:
+        outcome = f"sent ({result['ms']:.0f} ms)" if result["ok"] else f"FAILED: {result['error']}"
+        print(f"  {result['target']} {result['service']}: {outcome}")
+    return 0 if all(result["ok"] for result in results) else 1
 
 
 def _demo(args: argparse.Namespace) -> int:

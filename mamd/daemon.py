@@ -184,6 +184,7 @@ class Daemon:
                 group.create_task(runtime.import_probe.run_forever(), name="import-probe"),
                 group.create_task(runtime.scans.run_forever(), name="library-scans"),
                 group.create_task(runtime.probes.run_forever(), name="service-probes"),
+                group.create_task(runtime.notifications.run_forever(), name="notifications"),
             ]
             if self.notifier.watchdog_interval:
                 loops.append(
@@ -230,6 +231,8 @@ class Daemon:
         if old.qbittorrent != new.qbittorrent:
             runtime.probes.probe_now("qbittorrent")
             runtime.importer.service_back()
+        if old.notify != new.notify:
+            runtime.notifications.configure(new)  # Apprise loads in its loop, on the first target
         # imports Audiobookshelf never listed get another set of rounds under the new settings
         runtime.tasks.spawn(runtime.scans.scan_again(), name="scans-after-reload")
         runtime.scheduler.wake()
@@ -240,7 +243,8 @@ class Daemon:
         runtime.stopping = True
         self.notifier.stopping()
         log.info("daemon.stopping", running_jobs=runtime.scheduler.running(), drain_s=DRAIN_S)
-        await runtime.tasks.drain(DRAIN_S)
+        # what is gathering (a minute's imports) is sent now rather than at the next start
+        await asyncio.gather(runtime.tasks.drain(DRAIN_S), runtime.notifications.flush())
 
 
 def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:

@@ -51,10 +51,16 @@ class Health:
         self._problems: dict[str, HealthProblem] = {}
         self.services: dict[str, ServiceState] = {}
         self._listeners: list[Callable[[str, ServiceStateName], None]] = []
+        self._watchers: list[Callable[[str, HealthProblem | None], None]] = []
 
     def listen(self, listener: Callable[[str, ServiceStateName], None]) -> None:
         """Call `listener(service, state)` whenever a service changes state."""
         self._listeners.append(listener)
+
+    def watch(self, watcher: Callable[[str, HealthProblem | None], None]) -> None:
+        """Call `watcher(id, problem)` whenever a problem appears or changes, and `watcher(id, None)`
+        when it is resolved."""
+        self._watchers.append(watcher)
 
     def has(self, problem_id: str) -> bool:
         return problem_id in self._problems
@@ -64,13 +70,21 @@ class Health:
         if current and (current.severity, current.summary) == (severity, summary):
             return
         since = current.since if current else self._clock.now()
-        self._problems[problem_id] = HealthProblem(problem_id, severity, summary, since)
+        problem = HealthProblem(problem_id, severity, summary, since)
+        self._problems[problem_id] = problem
         if current is None:
             log.warning("health.problem", id=problem_id, severity=severity, summary=summary)
+        for watcher in self._watchers:
+            watcher(problem_id, problem)
 
     def clear(self, problem_id: str) -> None:
         if self._problems.pop(problem_id, None) is not None:
             log.info("health.resolved", id=problem_id)
+            for watcher in self._watchers:
+                watcher(problem_id, None)
+
+    def get(self, problem_id: str) -> HealthProblem | None:
+        return self._problems.get(problem_id)
 
     def problems(self) -> list[HealthProblem]:
         order = {"error": 0, "warning": 1}

@@ -22,7 +22,10 @@ _PRIORITY = {"debug": 7, "info": 6, "notice": 5, "warning": 4, "error": 3, "crit
 _SECRET_KEYS = re.compile(
     r"(password|passwd|api_?key|apikey|secret|session|cookie|token|authorization|mam_id)", re.I
 )
-_SECRET_PARAMS = re.compile(r"(?i)\b(apikey|api_key|token|mam_id|password)=([^&\s\"';]+)")
+_SECRET_PARAMS = re.compile(r"(?i)\b(apikey|api_key|token|mam_id|password|passkey)=([^&\s\"';]+)")
+# a tracker's announce URL carries the account's passkey as a path segment (MAM's
+# `…/tracker.php/PASSKEY/announce`): whoever has it can announce as the account
+_ANNOUNCE_PASSKEY = re.compile(r"(?i)(/tracker\.php/|/)([A-Za-z0-9_-]{16,})(/announce\b)")
 _QUIET_LIBRARIES = ("watchfiles", "qbittorrentapi", "urllib3", "aiohttp.access", "aiosqlite")
 # a value, a traceback and a whole line are cut to these many characters: whatever a request or a
 # file holds, one event is one line of bounded size (journald's own LineMax is 48K)
@@ -58,7 +61,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in value:
                 value = value.replace(secret, "***")
-        return _SECRET_PARAMS.sub(r"\1=***", value)
+        return _ANNOUNCE_PASSKEY.sub(r"\1***\3", _SECRET_PARAMS.sub(r"\1=***", value))
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):

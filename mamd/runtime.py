@@ -26,6 +26,7 @@ from mamd.importing.probe import ImportProbe
 from mamd.importing.scans import LibraryScans
 from mamd.importing.worker import Importer
 from mamd.logs import Redactor
+from mamd.notify.notifications import Notifications
 from mamd.probes import ServiceProbes
 from mamd.schedule import AlreadyRunning, JobFn, JobState, Scheduler, UnknownJob
 from mamd.store import Events, Inbox, JobRuns, Store
@@ -33,6 +34,7 @@ from mamd.store.account import AccountHistory
 from mamd.store.candidates import Candidates
 from mamd.store.guard import GuardRecords
 from mamd.store.library import LibraryItems
+from mamd.store.outbox import Outbox
 from mamd.store.spends import Spends
 from mamd.store.torrents import Torrents
 from mamd.store.wanted import Wanted
@@ -104,6 +106,10 @@ class Runtime:
         self.health = Health(clock)
         self.probes = ServiceProbes(self)
         self.health.listen(self.probes.changed)
+        # events and problems flow to the notifications here, and nowhere else
+        self.notifications = Notifications(self, Outbox(self.store))
+        self.events.subscribe(self.notifications)
+        self.health.watch(self.notifications.problem_changed)
         self.tasks = TaskOwner()
         self.started_at = clock.now()
         self.stopping = False

@@ -70,6 +70,7 @@ def render_status(status: dict[str, Any]) -> str:
         lines.append(f"imports   {imports['waiting_for_library']} waiting for Audiobookshelf to list them")
     for failed in (imports or {}).get("not_in_library", []):
         lines.append(f"  not in the library: {failed['folder']} — {failed['reason']}")
+    lines.extend(_notify(status.get("notify")))
     problems = status.get("problems", [])
     lines.append("problems  " + ("none" if not problems else ""))
     lines.extend(f"  [{p['severity']}] {p['id']}: {p['summary']}" for p in problems)
@@ -126,4 +127,21 @@ def _account(account: dict[str, Any] | None) -> list[str]:
             f"  at risk {torrent['name']}: {torrent['risk']} "
             f"({torrent['seeded_h']} of {torrent['needs_h']} h seeded)"
         )
+    return lines
+
+
+def _notify(notify: dict[str, Any] | None) -> list[str]:
+    """`notify    notify[0] ntfy: ok, 12 sent` per target, and what waits in the outbox."""
+    if not notify or not notify.get("targets"):
+        return []
+    outbox = notify.get("outbox", {})
+    lines = [f"notify    {outbox.get('waiting', 0)} message(s) waiting, {outbox.get('dropped', 0)} dropped"]
+    for target in notify["targets"]:
+        line = (
+            f"  {target['target']} {target['service']} ({', '.join(target['events'])}): {target['state']}, "
+            f"{target['sent']} sent, {target['waiting']} waiting"
+        )
+        if target.get("last_error"):
+            line += f" — {target['last_error']}; next try {target.get('next_try_at')}"
+        lines.append(line)
     return lines

@@ -24,6 +24,13 @@ def http_url(value: str) -> str | None:
     return None
 
 
+def apprise_url(value: str) -> str | None:
+    """An Apprise URL whose scheme Apprise knows and whose form it accepts (this loads Apprise)."""
+    from mamd.notify.services import url_problem  # Apprise is loaded only for a file that notifies
+
+    return url_problem(value)
+
+
 def absolute_path(value: str) -> str | None:
     if not PurePosixPath(value).is_absolute():
         return f"must be an absolute path, got {value!r}"

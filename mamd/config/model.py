@@ -66,7 +66,19 @@ Preference = Literal["freeleech", "narrator", "format", "seeders", "bitrate"]
 # how acceptable releases are ranked when `rules.prefer` does not say otherwise: what mamd always did
 DEFAULT_PREFERENCES: tuple[Preference, ...] = ("freeleech", "narrator", "format", "seeders", "bitrate")
 ImportMethod = Literal["hardlink", "copy"]
-NotifyEvent = Literal["grabbed", "imported", "failed", "guard", "spent", "config"]
+NotifyEvent = Literal[
+    "grabbed",
+    "imported",
+    "import_failed",
+    "guard",
+    "session",
+    "hit_and_run_risk",
+    "bonus",
+    "problem",
+    "daily_summary",
+    "all",
+]
+NotifyLevel = Literal["info", "warning", "error"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +101,14 @@ class HttpConfig:
             "more names mamd answers to in a request's Host header (besides its address, localhost and "
             "this machine's name)",
             check=checks.host_name,
+        ),
+    )
+    public_url: str | None = field(
+        default=None,
+        metadata=meta(
+            "the address a person opens mamd at (https://nas.example.lan:8787): notifications link to its "
+            "/status",
+            check=checks.http_url,
         ),
     )
 
@@ -365,11 +385,22 @@ class BonusConfig:
 class NotifyTarget:
     url: Secret = field(
         repr=False,
-        metadata=meta("webhook address (treated as a secret: it often holds a token)", check=checks.http_url),
+        metadata=meta(
+            "an Apprise URL (ntfy://, json://, discord://, tgram://, mailto://, …); a secret: it holds a "
+            "token",
+            check=checks.apprise_url,
+        ),
     )
     events: tuple[NotifyEvent, ...] = field(
-        default=("grabbed", "imported", "failed", "guard"),
-        metadata=meta("events sent to this target", min_items=1),
+        default=("all",),
+        metadata=meta(
+            "what is sent here: grabbed, imported, import_failed, guard, session, hit_and_run_risk, bonus, "
+            "problem, daily_summary, or all",
+            min_items=1,
+        ),
+    )
+    min_level: NotifyLevel = field(
+        default="info", metadata=meta("the least severe messages sent here: info, warning or error")
     )
 
 
@@ -395,7 +426,9 @@ class Config:
     ratio: RatioConfig = field(default_factory=RatioConfig, metadata=meta("ratio guard"))
     seeding: SeedingConfig = field(default_factory=SeedingConfig, metadata=meta("seeding protection"))
     bonus: BonusConfig = field(default_factory=BonusConfig, metadata=meta("bonus point spending (opt-in)"))
-    notify: tuple[NotifyTarget, ...] = field(default=(), metadata=meta("notification webhooks"))
+    notify: tuple[NotifyTarget, ...] = field(
+        default=(), metadata=meta("where notifications go (Apprise URLs), and which")
+    )
 
 
 def yaml_key(f: Any) -> str:

@@ -4,8 +4,9 @@ A small Audiobookshelf library with gaps is written to disk and served by the si
 MAM simulator serves a catalogue that holds the missing books, and a real `qbittorrent-nox`
 downloads into the folder. `mamd run` starts as a real process on a demo configuration and
 is driven the way qBittorrent, an editor and a user with curl would: it reads the library,
-works out what is missing, searches MAM, grabs, and imports what finishes. Nothing outside
-the folder is touched.
+works out what is missing, searches MAM, grabs, and imports what finishes; its notifications go to
+an ntfy receiver the demo runs, and the demo shows what arrived. Nothing outside the folder is
+touched.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mamd.demo import downloads
 from mamd.demo.daemon import DemoDaemon
 from mamd.demo.library import DemoAudiobookshelf, start_audiobookshelf, write_library
 from mamd.demo.mam import DemoMam, start_mam
+from mamd.demo.notices import DemoReceiver, start_receiver
 from mamd.sim.qbittorrent import QbittorrentNox
 
 REASONS = {"series_gap": "a gap in an owned series", "manual": "asked for in mamd.yaml", "follow": "followed"}
@@ -38,9 +40,12 @@ class Story:
         audiobookshelf: DemoAudiobookshelf,
         mam: DemoMam,
         qbittorrent: QbittorrentNox | None,
+        notices: DemoReceiver,
     ) -> None:
         self.folder, self.daemon, self.audiobookshelf, self.mam = folder, daemon, audiobookshelf, mam
         self.qbittorrent = qbittorrent
+        self.notices = notices
+        self.sessions = [mam.session]  # every mam_id the demo hands mamd: none may reach a notification
         self.step = 0
         self.grabbed: list[dict[str, Any]] = []
         self.imported: list[dict[str, Any]] = []
@@ -76,6 +81,8 @@ limits: {{active_downloads: 5, min_free_space: 512MiB}}
 wanted:
   manual:
     - {{title: Warbreaker, author: Brandon Sanderson}}
+notify:
+  - {{url: {self.notices.url}, events: [imported, guard, session]}}
 """
 
     async def start(self) -> None:
@@ -247,6 +254,55 @@ wanted:
             f"that download is started again ({resumed})."
         )
 
+    async def session_refused(self) -> None:
+        """MAM stops taking the session; a new one pasted into mam.session mends it."""
+        simulator = self.mam.simulator
+        simulator.expire_session()
+        await self.daemon.run_job("account", must_succeed=False)
+        mam = (await self.daemon.status())["services"]["mam"]["state"]
+        self.say(
+            f"MAM stops taking mamd's session (it expired): the next account reading is refused, MAM is "
+            f"{mam} in /status, mamd sends it nothing more, and says so once."
+        )
+        fresh = simulator.new_session()  # as a user gets it from MAM's Preferences → Security
+        self.sessions.append(fresh)
+        before = (await self.daemon.status())["config"]["generation"]
+        self.daemon.config.write_text(self.daemon.config.read_text().replace(self.mam.session, fresh))
+        self.mam.session = fresh
+
+        async def reloaded() -> bool:
+            return bool((await self.daemon.status())["config"]["generation"] > before)
+
+        await self.daemon.until("the new session to load", reloaded)
+        await self.daemon.run_job("account")
+        mam = (await self.daemon.status())["services"]["mam"]["state"]
+        print(
+            f"   A new session pasted into mam.session is applied within a second; the next account reading "
+            f"works (MAM is {mam}), and mamd says the problem is resolved."
+        )
+
+    def arrivals(self) -> None:
+        """What reached the demo's ntfy receiver, and that no secret did."""
+        messages = self.notices.messages
+        self.say(f"The demo's ntfy receiver ({self.notices.url}) got {len(messages)} notifications:")
+        for message in messages:
+            print(f"     - {message['title']}")
+            for line in str(message.get("message") or "").splitlines():
+                print(f"         {line}")
+        simulator = self.mam.simulator
+        secrets = [
+            self.daemon.api_key,
+            self.audiobookshelf.simulator.api_key,
+            *self.sessions,
+            simulator.session.current,
+            simulator.session.previous or "",
+            self.qbittorrent.password if self.qbittorrent is not None else "",
+        ]
+        leaked = self.notices.leaked(secrets)
+        if leaked:
+            raise RuntimeError(f"{len(leaked)} secret(s) reached a notification")
+        print("   None of them holds the API key, a MAM session or cookie, or a password.")
+
     async def hot_reload(self) -> None:
         daemon = self.daemon
         before = (await daemon.status())["config"]["generation"]
@@ -289,7 +345,10 @@ wanted:
 
     async def stop(self) -> int:
         code, seconds = await self.daemon.stop()
-        self.say(f"SIGTERM: the daemon stopped in {seconds:.2f} s with exit status {code}.")
+        self.say(
+            f"SIGTERM: the daemon sent the notifications it was still gathering and stopped in "
+            f"{seconds:.2f} s with exit status {code}."
+        )
         return code
 
 
@@ -313,6 +372,7 @@ async def _demo(folder: Path, serve: bool) -> int:
     audiobookshelf = await start_audiobookshelf(library)
     qbittorrent: QbittorrentNox | None = None
     mam: DemoMam | None = None
+    notices = await start_receiver()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
             daemon = DemoDaemon(folder, session)
@@ -324,7 +384,7 @@ async def _demo(folder: Path, serve: bool) -> int:
                 )
             mam = await start_mam(qbittorrent.save_path if qbittorrent is not None else None)
             print(f"The MAM simulator runs on {mam.url} with {len(mam.simulator.rows)} torrents.\n")
-            story = Story(folder, daemon, audiobookshelf, mam, qbittorrent)
+            story = Story(folder, daemon, audiobookshelf, mam, qbittorrent, notices)
             try:
                 await story.start()
                 await story.library()
@@ -334,11 +394,13 @@ async def _demo(folder: Path, serve: bool) -> int:
                 if qbittorrent is not None:
                     await story.library_again()
                     await story.ratio_drop()
+                await story.session_refused()
                 await story.hot_reload()
                 await story.retention()
                 if serve:
                     await _serve_until_interrupted(story)
                 code = await story.stop()
+                story.arrivals()
             except (TimeoutError, RuntimeError, aiohttp.ClientError) as exc:
                 _explain_failure(folder, exc)
                 return 1
@@ -349,6 +411,7 @@ async def _demo(folder: Path, serve: bool) -> int:
             await asyncio.to_thread(qbittorrent.stop)
         if mam is not None:
             await mam.close()
+        await notices.close()
         await audiobookshelf.close()
     if qbittorrent is not None:
         done = (
@@ -359,8 +422,9 @@ async def _demo(folder: Path, serve: bool) -> int:
     else:
         done = "searched MAM and decided what it would grab (a dry run, without qBittorrent)"
     print(
-        f"\nSummary: the daemon read the library, worked out the wanted books, {done}; it applied an "
-        "edit, refused a broken one, ran a job and stopped cleanly."
+        f"\nSummary: the daemon read the library, worked out the wanted books, {done}; it told of a "
+        "refused MAM session and its mending, applied an edit, refused a broken one, ran a job, stopped "
+        "cleanly, and its notifications arrived with no secret in them."
     )
     return 0 if code == 0 else 1
 

@@ -28,6 +28,15 @@ class BookMeta:
         where = f" ({self.series} #{self.position})" if self.series and self.position else ""
         return f"{self.title}{where}{by}"
 
+    def card(self) -> dict[str, Any]:
+        """The few fields a message names the book by."""
+        return {
+            "title": self.title,
+            "authors": list(self.authors),
+            "series": self.series,
+            "position": self.position,
+        }
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mamd.clients.errors import NotFound, Throttled, Unauthorized, Unavailable
 from mamd.clock import sleep_or_wake
@@ -219,6 +219,7 @@ class LibraryScans:
                 f"{label} is in Audiobookshelf now ({record.import_path})",
                 f"torrent:{record.hash}",
                 folder=record.import_path,
+                **_named(record),
             )
             log.info("import.in_library", hash=record.hash, folder=record.import_path)
         await self._report_failures()
@@ -246,6 +247,7 @@ class LibraryScans:
             f"{label}: {why}; `mamd run-job library_sync` or a new hook for it looks again",
             f"torrent:{record.hash}",
             folder=record.import_path,
+            **_named(record),
         )
         log.warning("import.not_in_library", hash=record.hash, folder=record.import_path, why=why)
         await self._report_failures()
@@ -262,3 +264,8 @@ class LibraryScans:
             "warning",
             f"{len(failed)} import(s) Audiobookshelf never listed: {shown}{more}",
         )
+
+
+def _named(record: TorrentRecord) -> dict[str, Any]:
+    """How an event names the book of an import: its details when mamd knows them, else the torrent."""
+    return {"book": record.meta.card()} if record.meta else {"name": record.name}

@@ -218,6 +218,7 @@ class Importer:
                 "import.would_link",
                 f"dry run: would import {book.label} into {plan.folder}",
                 f"torrent:{entry.hash}",
+                book=book.card(),
             )
             return
         try:
@@ -256,6 +257,7 @@ class Importer:
             f"torrent:{entry.hash}",
             folder=str(plan.folder),
             metadata_from=book.source,
+            book=book.card(),
         )
         runtime.scans.request()
 
@@ -270,7 +272,7 @@ class Importer:
             return
         await runtime.inbox.finish(entry.id, "failed", now, str(refusal))
         await runtime.torrents.failed(entry.hash, str(refusal))
-        await runtime.events.add(now, "import.failed", message, f"torrent:{entry.hash}")
+        await runtime.events.add(now, "import.failed", message, f"torrent:{entry.hash}", book=book.card())
         log.warning("import.failed", hash=entry.hash, reason=str(refusal))
 
     async def _book(
@@ -312,5 +314,6 @@ class Importer:
             "import.unsure",
             f"{why}; add the book to wanted.manual (title and author) and run `mamd hook {entry.hash}`",
             f"torrent:{entry.hash}",
+            name=torrent.name,
         )
         log.warning("import.unsure", hash=entry.hash, name=torrent.name)

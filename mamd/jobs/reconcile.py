@@ -73,6 +73,7 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
                 f"{record.name or record.hash} is no longer in qBittorrent",
                 f"torrent:{record.hash}",
                 imported=record.imported_at is not None,
+                name=record.name or record.hash,
             )
     tracker_problems = await _check_trackers(runtime, mine, known, now)
     at_risk = await _risks(runtime, mine, now)
@@ -110,10 +111,15 @@ async def _risks(runtime: Runtime, mine: Mapping[str, Torrent], now: float) -> i
                 f"({torrent.seeding_time / 3600:.0f} of {min_seed / 3600:.0f} hours seeded)",
                 f"torrent:{torrent.hash}",
                 risk=found,
+                name=torrent.name,
             )
         else:
             await runtime.events.add(
-                now, "torrent.risk_cleared", f"{torrent.name} is no longer at risk", f"torrent:{torrent.hash}"
+                now,
+                "torrent.risk_cleared",
+                f"{torrent.name} is no longer at risk",
+                f"torrent:{torrent.hash}",
+                name=torrent.name,
             )
     return count
 

@@ -188,7 +188,12 @@ async def _search_book(search: Run, book: WantedBook) -> None:
         message = f"dry run: would grab {best.release.label} for {want.label}"
         await runtime.wanted.searched(book.id, "wanted", message, now + 86400, now)
         await runtime.events.add(
-            now, "grab.would_grab", message, f"wanted:{book.id}", torrent_id=best.release.id
+            now,
+            "grab.would_grab",
+            message,
+            f"wanted:{book.id}",
+            torrent_id=best.release.id,
+            book=book_meta(book, want, best.release).card(),
         )
         return
     try:
@@ -289,6 +294,7 @@ async def _grab(search: Run, book: WantedBook, want: Want, best: Decision) -> No
         size=release.size,
         freeleech=best.free,
         wedge=best.use_wedge,
+        book=book_meta(book, want, release).card(),
     )
     log.info("grab.added", wanted=book.id, torrent_id=release.id, hash=meta.info_hash, freeleech=best.free)
     search.grabbed += 1

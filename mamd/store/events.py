@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import aiosqlite
 
 from mamd.clock import iso
+from mamd.logs import get_logger
 from mamd.store.db import Store
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,24 @@ class Event:
         }
 
 
+class Subscriber(Protocol):
+    """Told of every event it wants, inside the transaction that stores it (the notifications' outbox)."""
+
+    def wants(self, kind: str) -> bool: ...
+
+    async def published(self, db: aiosqlite.Connection, event: Event) -> None: ...
+
+
 class Events:
     def __init__(self, store: Store, redact: Callable[[Any], Any] = lambda value: value) -> None:
         self._store = store
         self._redact = redact  # applied to every event before it is written: the log is readable by API
+        self._subscriber: Subscriber | None = None
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Tell `subscriber` of each event it wants, in the event's own transaction: both are stored or
+        neither. Its failure is logged and undone alone; the event is stored all the same."""
+        self._subscriber = subscriber
 
     async def add(self, at: float, kind: str, message: str, subject: str | None = None, **data: Any) -> int:
         message, data = self._redact(message), self._redact(data)
@@ -43,7 +62,9 @@ class Events:
                 "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)",
                 (at, kind, subject, message, json.dumps(data, default=str)),
             )
-            return int(cursor.lastrowid or 0)
+            event_id = int(cursor.lastrowid or 0)
+            await self._publish(db, [Event(event_id, at, kind, subject, message, data)])
+            return event_id
 
     async def add_many(
         self, at: float, events: Sequence[tuple[str, str, str | None, dict[str, Any]]]
@@ -52,13 +73,40 @@ class Events:
         if not events:
             return
         rows = [
-            (at, kind, subject, self._redact(message), json.dumps(self._redact(data), default=str))
+            (at, kind, subject, self._redact(message), self._redact(data))
             for kind, message, subject, data in events
         ]
+        subscriber = self._subscriber
         async with self._store.transaction() as db:
-            await db.executemany(
-                "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)", rows
-            )
+            if subscriber is None or not any(subscriber.wants(row[1]) for row in rows):
+                await db.executemany(
+                    "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)",
+                    [(*row[:4], json.dumps(row[4], default=str)) for row in rows],
+                )
+                return
+            stored = []
+            for when, kind, subject, message, data in rows:
+                cursor = await db.execute(
+                    "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)",
+                    (when, kind, subject, message, json.dumps(data, default=str)),
+                )
+                stored.append(Event(int(cursor.lastrowid or 0), when, kind, subject, message, data))
+            await self._publish(db, stored)
+
+    async def _publish(self, db: aiosqlite.Connection, events: Sequence[Event]) -> None:
+        subscriber = self._subscriber
+        wanted = [e for e in events if subscriber is not None and subscriber.wants(e.kind)]
+        if subscriber is None or not wanted:
+            return
+        await db.execute("SAVEPOINT publish")
+        try:
+            for event in wanted:
+                await subscriber.published(db, event)
+        except Exception:
+            # a fault in telling must never cost the event, nor the job that records it
+            await db.execute("ROLLBACK TO publish")
+            log.exception("event.publish_failed", kinds=sorted({e.kind for e in wanted}))
+        await db.execute("RELEASE publish")
 
     async def read(
         self, *, after_id: int | None = None, since: float | None = None, limit: int = 100

@@ -221,4 +221,52 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE torrents ADD COLUMN scan_failed_at REAL
         """,
     ),
+    Migration(
+        7,
+        "the notification outbox: messages, their deliveries per target, targets' state, problems said",
+        """
+        CREATE TABLE notify_messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at REAL NOT NULL,
+            ready_at REAL NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('events', 'problem', 'resolved', 'summary')),
+            topic TEXT NOT NULL,
+            level TEXT NOT NULL CHECK (level IN ('info', 'warning', 'error')),
+            batch TEXT,
+            dry_run INTEGER NOT NULL DEFAULT 0,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            items TEXT NOT NULL DEFAULT '[]',
+            count INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX notify_messages_gathering ON notify_messages (batch, ready_at) WHERE batch IS NOT NULL;
+        CREATE TABLE notify_deliveries (
+            target TEXT NOT NULL,
+            message_id INTEGER NOT NULL REFERENCES notify_messages (id) ON DELETE CASCADE,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (target, message_id)
+        );
+        CREATE INDEX notify_deliveries_by_message ON notify_deliveries (message_id);
+        CREATE TABLE notify_targets (
+            target TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_at REAL,
+            last_error TEXT,
+            last_error_at REAL,
+            last_ok_at REAL,
+            sent INTEGER NOT NULL DEFAULT 0,
+            dropped INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE notify_problems (
+            id TEXT PRIMARY KEY,
+            variant TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            level TEXT NOT NULL,
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            since REAL NOT NULL,
+            sent INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    ),
 )

@@ -1,4 +1,4 @@
-"""The key-protected API: run a job now, read the audit log."""
+"""The key-protected API: run a job now, read the audit log, the wanted books, test the notifications."""
 
 from __future__ import annotations
 
@@ -35,6 +35,18 @@ async def run_job(request: web.Request) -> web.Response:
     except AlreadyRunning:
         fail(409, f"{name} is already running")
     return web.json_response({"job": name, "started": True}, status=202)
+
+
+async def notify_test(request: web.Request) -> web.Response:
+    """Send one test message to every notification target now; each result (`ok`, and why not)."""
+    runtime = runtime_of(request)
+    results = await runtime.notifications.test()
+    body = {
+        "results": [result.as_dict() for result in results],
+        "sent": sum(result.ok for result in results),
+        "failed": sum(not result.ok for result in results),
+    }
+    return web.json_response(runtime.redactor.value(body))
 
 
 async def events(request: web.Request) -> web.Response:

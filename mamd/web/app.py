@@ -41,6 +41,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_post("/hooks/qbittorrent", hooks.qbittorrent_hook)
     app.router.add_post("/api/v1/jobs/{name}", api.run_job)
     app.router.add_get("/api/v1/events", api.events)
+    app.router.add_post("/api/v1/notify/test", api.notify_test)
     app.router.add_get("/api/v1/wanted", api.wanted_list)
     app.router.add_get("/api/v1/wanted/{id}", api.wanted_one)
     return app

@@ -36,7 +36,7 @@ STATE_ORDER = (
 LAID_OUT = frozenset(
     {
         "version", "started_at", "uptime_s", "dry_run", "ready", "config", "jobs", "services", "database",
-        "problems", "inbox", "imports", "account", "library", "wanted", "recent",
+        "problems", "inbox", "imports", "account", "library", "wanted", "notify", "recent",
     }
 )  # fmt: skip
 GiB = 1024**3

@@ -10,6 +10,7 @@ from mamd import __version__
 from mamd.clock import iso
 from mamd.domain.guard import LEVELS
 from mamd.jobs import guard, seedbox, spending
+from mamd.notify.status import notify_status
 from mamd.runtime import Runtime
 from mamd.store import StoreError
 from mamd.web.keys import runtime_of
@@ -36,6 +37,7 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "account": None,
         "library": None,
         "wanted": None,
+        "notify": None,
         "recent": [],
     }
     try:
@@ -44,6 +46,7 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         document["account"] = await account_section(runtime)
         document["library"] = await library_section(runtime)
         document["wanted"] = await runtime.wanted.counts()
+        document["notify"], _ = await notify_status(runtime.notifications)  # its problems are in `problems`
         document["recent"] = [e.as_dict() for e in await runtime.events.recent(RECENT_EVENTS)]
     except StoreError as exc:
         document["database"]["problem"] = document["database"]["problem"] or str(exc)

@@ -11,6 +11,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml
@@ -21,7 +22,7 @@ from mamd.store import Events, Store
 from mamd.store.account import AccountHistory
 from mamd.store.wanted import Wanted
 from tests.bench.figures import Figure, median, percentile
-from tests.support.configs import API_KEY, write_config
+from tests.support.configs import API_KEY, free_port, write_config
 from tests.support.daemon import DaemonProcess, NotifySocket, wait_for
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -58,11 +59,12 @@ def startup_to_ready(runs: int) -> float:
     return median(timings)
 
 
-def idle(seconds: float) -> tuple[float, float]:
+def idle(seconds: float, changes: dict[str, Any] | None = None) -> tuple[float, float]:
     """RSS (MiB) after `seconds` of idling, and CPU seconds spent per minute of that idling."""
     with tempfile.TemporaryDirectory() as folder:
         notify = NotifySocket()
-        daemon = DaemonProcess(write_config(Path(folder)), notify=notify, env={"WATCHDOG_USEC": "30000000"})
+        config = write_config(Path(folder), changes)
+        daemon = DaemonProcess(config, notify=notify, env={"WATCHDOG_USEC": "30000000"})
         try:
             daemon.start()
             notify.wait_line("READY=1", timeout=20)
@@ -222,6 +224,13 @@ def run(quick: bool) -> list[Figure]:
     figures = [Figure("startup_to_ready_s", startup_to_ready(3 if quick else 7), 1.0)]
     rss, cpu = idle(10 if quick else 60)
     figures += [Figure("idle_rss_mib", rss, 60), Figure("idle_cpu_s_per_min", cpu, 0.05)]
+    # the same daemon with two notification targets (nothing listens: idle, nothing is sent)
+    port = free_port()
+    targets = [{"url": f"ntfy://127.0.0.1:{port}/bench"}, {"url": f"json://127.0.0.1:{port}/bench"}]
+    notifying, _ = idle(10 if quick else 30, {"notify": targets})
+    figures.append(
+        Figure("notify_idle_rss_delta_mib", notifying - rss, note="Apprise, loaded only with notify targets")
+    )
     reloads = reload_latency(20)
     figures += [
         Figure("reload_latency_ms_p50", median(reloads)),

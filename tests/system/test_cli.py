@@ -233,10 +233,31 @@ def test_demo_runs_end_to_end_and_serves_its_status_page() -> None:
         )
         assert "leaves the 4 seeding torrents alone" in result.stdout
         assert "guard OK, and exactly that download is started again" in result.stdout
+        arrived = result.stdout.split("ntfy receiver (ntfy://127.0.0.1:", 1)[1]
+        titles = re.findall(r"^     - (.+)$", arrived, re.MULTILINE)
+        # each once, in the order they were said; the minute's imports and the recovery, gathering
+        # still, are sent as the daemon stops
+        assert titles == [
+            "Account guard: EMERGENCY",
+            "MAM refused the session",
+            "Resolved: MAM refused the session",
+            "Imported 4 books",
+            "Account guard: OK again",
+        ], arrived
+        assert (
+            "Stopped 1 download(s) for the account emergency: James S. A. Corey - Abaddon's Gate" in arrived
+        )
+        assert "• The Hero of Ages — Brandon Sanderson (Mistborn #3)" in arrived
     else:
         assert "dry run: would grab The Hero of Ages" in result.stdout
+        assert "MAM refused the session\n" in result.stdout
     assert "stopped in" in result.stdout
     assert "exit status 0" in result.stdout
+    assert "MAM stops taking mamd's session (it expired): the next account reading is refused, MAM is " in (
+        result.stdout
+    )
+    assert "the next account reading works (MAM is ok)" in result.stdout
+    assert "None of them holds the API key, a MAM session or cookie, or a password." in result.stdout
 
 
 def test_check_config_names_a_secret_file_this_user_cannot_read(tmp_path: Path) -> None:

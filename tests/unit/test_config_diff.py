@@ -83,11 +83,14 @@ def test_a_changed_secret_shows_as_stars_on_both_sides(
 
 def test_a_changed_notify_list_hides_its_urls(load: Callable[..., Config]) -> None:
     """A notify url often holds a token; the logged diff of the list must not show it."""
-    old = load({"notify": [{"url": "https://ntfy.sh/old-topic-token-123", "events": ["grabbed"]}]})
-    new = load({"notify": [{"url": "https://ntfy.sh/new-topic-token-456", "events": ["grabbed", "failed"]}]})
+    old = load({"notify": [{"url": "ntfys://ntfy.sh/old-topic-token-123", "events": ["grabbed"]}]})
+    new = load({"notify": [{"url": "ntfys://ntfy.sh/new-topic-token-456", "events": ["grabbed", "guard"]}]})
     (change,) = diff(old, new)
     assert change == Change(
-        "notify", "[{url: ***, events: [grabbed]}]", "[{url: ***, events: [grabbed, failed]}]", restart=False
+        "notify",
+        "[{url: ***, events: [grabbed], min_level: info}]",
+        "[{url: ***, events: [grabbed, guard], min_level: info}]",
+        restart=False,
     )
 
 

@@ -355,7 +355,7 @@ def test_the_commented_list_items_validate_against_the_schema(list_key: ModelKey
 def test_a_configuration_the_loader_accepts_validates_against_the_schema(tmp_path: Path) -> None:
     """The files the tests use are valid for editors too."""
     data = base_config(tmp_path)
-    data["notify"] = [{"url": "https://ntfy.sh/topic-0123", "events": ["grabbed"]}]
+    data["notify"] = [{"url": "ntfys://ntfy.sh/topic-0123", "events": ["grabbed"], "min_level": "warning"}]
     data["wanted"] = {"manual": [{"title": "Dune", "author": "Frank Herbert", "position": "1"}]}
     assert schema_errors(data, json_schema()) == []
 

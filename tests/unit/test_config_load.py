@@ -93,7 +93,7 @@ def test_values_are_parsed_into_their_types(config_file: ConfigFile) -> None:
                     "formats": ["mp3"],
                 },
                 "wanted": {"manual": [{"title": "Dune", "author": "Frank Herbert", "position": 1}]},
-                "notify": [{"url": "https://ntfy.sh/mamd-topic-0123", "events": ["grabbed", "guard"]}],
+                "notify": [{"url": "ntfys://ntfy.sh/mamd-topic-0123", "events": ["grabbed", "guard"]}],
                 "qbittorrent": {"password": None},
             }
         )
@@ -106,7 +106,7 @@ def test_values_are_parsed_into_their_types(config_file: ConfigFile) -> None:
     assert config.rules.freeleech == "only"
     assert config.rules.formats == ("mp3",)
     assert config.wanted.manual[0].position == "1"
-    assert config.notify[0].url.reveal() == "https://ntfy.sh/mamd-topic-0123"
+    assert config.notify[0].url.reveal() == "ntfys://ntfy.sh/mamd-topic-0123"
     assert config.notify[0].events == ("grabbed", "guard")
     assert config.qbittorrent.password is None
 
@@ -405,11 +405,11 @@ UNKNOWN_KEYS = [
         {"http": {"zzqqy": 1}},
         "http.zzqqy",
         r"zzqqy: 1",
-        "known keys here: allowed_hosts, api_key, api_key_file, host, port, status_from_loopback",
+        "known keys here: allowed_hosts, api_key, api_key_file, host, port, public_url, status_from_loopback",
         id="no-close-match",
     ),
     pytest.param(
-        {"notify": [{"url": "https://ntfy.sh/topic-0123", "evnts": ["grabbed"]}]},
+        {"notify": [{"url": "ntfys://ntfy.sh/topic-0123", "evnts": ["grabbed"]}]},
         "notify[0].evnts",
         r"evnts:",
         "did you mean `events`?",
@@ -917,7 +917,10 @@ def test_a_bad_notify_url_is_refused_without_showing_it(config_file: ConfigFile)
         load_config(path, env={})
     (problem,) = caught.value.problems
     assert (problem.key, problem.line) == ("notify[0].url", line_of(path, r"url: ntfy.sh"))
-    assert problem.message == "expected an http:// or https:// address (the value is a secret and not shown)"
+    assert problem.message == (
+        "expected an Apprise URL such as ntfy://ntfy.sh/TOPIC or json://HOST/PATH (the value is a secret and "
+        "not shown)"
+    )
     assert token not in str(caught.value)
     assert token not in caught.value.summary()
     assert token not in repr(caught.value.problems)
@@ -1005,10 +1008,10 @@ def test_an_import_layout_that_could_escape_or_lose_the_title_is_refused(
             "lists format more than once",
         ),
         (
-            {"notify": [{"url": "https://ntfy.sh/topic-0123", "events": ["failed", "failed"]}]},
+            {"notify": [{"url": "ntfys://ntfy.sh/topic-0123", "events": ["guard", "guard"]}]},
             "notify[0].events",
             r"events:",
-            "lists failed more than once",
+            "lists guard more than once",
         ),
     ],
 )

@@ -60,3 +60,37 @@ def test_imports_audiobookshelf_never_listed_are_shown_with_why() -> None:
         "not in the library: Naomi Novik/Temeraire/2 - Throne of Jade — Audiobookshelf did not list it"
         in text
     )
+
+
+def test_each_notification_target_is_shown_with_its_state_and_a_failing_one_with_why() -> None:
+    notify = {
+        "targets": [
+            {
+                "target": "notify[0]",
+                "service": "ntfy",
+                "events": ["all"],
+                "state": "ok",
+                "sent": 12,
+                "waiting": 0,
+            },
+            {
+                "target": "notify[1]",
+                "service": "JSON",
+                "events": ["guard", "session"],
+                "state": "failing",
+                "sent": 0,
+                "waiting": 3,
+                "last_error": "answered HTTP 500",
+                "next_try_at": "2026-11-22T04:40:00Z",
+            },
+        ],
+        "outbox": {"waiting": 3, "limit": 500, "dropped": 0},
+    }
+    text = render_status(status(notify=notify))
+    assert "notify    3 message(s) waiting, 0 dropped" in text
+    assert "  notify[0] ntfy (all): ok, 12 sent, 0 waiting" in text
+    assert (
+        "  notify[1] JSON (guard, session): failing, 0 sent, 3 waiting — answered HTTP 500; next try "
+        "2026-11-22T04:40:00Z"
+    ) in text
+    assert "notify " not in render_status(status(notify={"targets": [], "outbox": {}}))

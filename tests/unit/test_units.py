@@ -205,7 +205,7 @@ def test_a_secret_never_shows_its_value_when_printed(render: Callable[[Secret], 
 def test_a_secret_stays_hidden_inside_containers_and_dataclasses() -> None:
     """Logging a whole section or a list of notify targets must not leak a value."""
     http = HttpConfig(api_key=Secret(VALUE))
-    target = NotifyTarget(url=Secret("https://ntfy.sh/" + VALUE))
+    target = NotifyTarget(url=Secret("ntfys://ntfy.sh/" + VALUE))
     for text in (repr(http), str(http), repr([Secret(VALUE)]), repr({"k": Secret(VALUE)}), repr((target,))):
         assert VALUE not in text
     assert VALUE not in repr(dataclasses.asdict(http))
