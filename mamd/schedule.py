@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mamd.backoff import Backoff
 from mamd.clock import Clock, iso, sleep_or_wake
 from mamd.logs import get_logger
 from mamd.store import Events, JobRuns, StoreError
@@ -62,7 +63,8 @@ def next_due(job: str, interval: float, last: LastRun | None, started_at: float,
         return now + interval
     wait = interval
     if last.result == "error" and last.failures > 0:
-        wait = min(interval, RETRY_BASE_S * 2 ** min(last.failures - 1, 30))
+        # retried sooner, never later than the interval: a job that keeps failing still runs as often
+        wait = Backoff(min(RETRY_BASE_S, interval), interval).delay(last.failures)
     return last.started_at + wait + jitter(job, last.started_at, interval)
 
 
