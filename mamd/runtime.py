@@ -136,7 +136,7 @@ class Runtime:
             CookieStore(self.account.cookie_state, self.account.save_cookie_state),
             clock=self.clock,
             on_state=lambda state, error: self.health.service("mam", state, error),
-            on_cookie=self.redactor.add,
+            on_cookie=self.redactor.cookie,
             on_rejected=self._mam_session_rejected,
             redact=self.redactor.text,
             **options,

@@ -148,7 +148,10 @@ async def _check_trackers(
         if any(t.working for t in trackers):
             continue
         problems += 1
-        message = "; ".join(f"{t.url}: {t.message or 'not working'}" for t in trackers) or "no tracker"
+        # a tracker URL holds the account's passkey (MAM's /tracker.php/<passkey>/announce): never kept
+        message = runtime.redactor.text(
+            "; ".join(f"{t.url}: {t.message or 'not working'}" for t in trackers) or "no tracker"
+        )
         if record is None or record.tracker_ok is not False or record.tracker_message != message:
             await runtime.torrents.tracker(torrent.hash, False, message)
             await runtime.events.add(
