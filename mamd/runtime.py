@@ -27,6 +27,7 @@ from mamd.schedule import AlreadyRunning, JobFn, JobState, Scheduler, UnknownJob
 from mamd.store import Events, Inbox, JobRuns, Store
 from mamd.store.account import AccountHistory
 from mamd.store.candidates import Candidates
+from mamd.store.grabs import Grabs
 from mamd.store.guard import GuardRecords
 from mamd.store.library import LibraryItems
 from mamd.store.spends import Spends
@@ -89,6 +90,7 @@ class Runtime:
         self.candidates = Candidates(self.store)
         self.guard = GuardRecords(self.store)
         self.spends = Spends(self.store)
+        self.grabs = Grabs(self.store, self.events)
         self.audiobookshelf: AudiobookshelfClient | None = None
         self.qbittorrent: QbittorrentClient | None = None
         self.mam: MamClient | None = None

@@ -504,8 +504,9 @@ class MamClient:
         active_only: bool = True,
         start: int = 0,
         perpage: int = 100,
+        torrent_id: int = 0,
     ) -> SearchPage:
-        """One page of audiobook search results (main category 13)."""
+        """One page of audiobook search results (main category 13); `torrent_id` looks up one torrent."""
         ids = sorted({LANGUAGE_IDS[c] for c in (x.upper() for x in languages) if c in LANGUAGE_IDS})
         body = {
             "tor": {
@@ -523,7 +524,7 @@ class MamClient:
                 "hash": "",
                 "sortType": sort,
                 "startNumber": str(start),  # a string, not a number
-                "id": 0,
+                "id": torrent_id,
             },
             "perpage": perpage,  # at the top level: inside `tor` MAM ignores it
             "isbn": True,
@@ -552,6 +553,11 @@ class MamClient:
             len(rows),
             len(rows) - len(releases),
         )
+
+    async def release(self, mam_id: int) -> Release | None:
+        """One torrent as MAM shows it now (whether this account snatched it, whether it is free for it)."""
+        page = await self.search("", active_only=False, torrent_id=mam_id, perpage=5)  # MAM's least is 5
+        return next((release for release in page.releases if release.id == mam_id), None)
 
     async def search_all(
         self, text: str, *, pages: int = 3, perpage: int = 100, **options: Any

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aiosqlite
+
 from mamd.clock import iso
 from mamd.store.db import Store
 
@@ -37,13 +39,18 @@ class Events:
         self._redact = redact  # applied to every event before it is written: the log is readable by API
 
     async def add(self, at: float, kind: str, message: str, subject: str | None = None, **data: Any) -> int:
-        message, data = self._redact(message), self._redact(data)
         async with self._store.transaction() as db:
-            cursor = await db.execute(
-                "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)",
-                (at, kind, subject, message, json.dumps(data, default=str)),
-            )
-            return int(cursor.lastrowid or 0)
+            return await self.insert(db, at, kind, message, subject, **data)
+
+    async def insert(
+        self, db: aiosqlite.Connection, at: float, kind: str, message: str, subject: str | None, **data: Any
+    ) -> int:
+        """One event written in a transaction the caller holds: it is kept only if the caller's change is."""
+        cursor = await db.execute(
+            "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)",
+            (at, kind, subject, self._redact(message), json.dumps(self._redact(data), default=str)),
+        )
+        return int(cursor.lastrowid or 0)
 
     async def add_many(
         self, at: float, events: Sequence[tuple[str, str, str | None, dict[str, Any]]]

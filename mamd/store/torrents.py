@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import aiosqlite
+
 from mamd.clock import iso
 from mamd.domain.book import BookMeta
 from mamd.store.db import Store
@@ -100,17 +102,7 @@ class Torrents:
     ) -> None:
         """Record a torrent mamd grabbed: what book it is for comes from the grab, not from its name."""
         async with self._store.transaction() as db:
-            await db.execute(
-                """
-                INSERT INTO torrents (hash, name, wanted_id, mam_id, meta, state, first_seen_at, grabbed_at)
-                VALUES (?, ?, ?, ?, ?, 'grabbed', ?, ?)
-                ON CONFLICT (hash) DO UPDATE SET wanted_id = excluded.wanted_id, mam_id = excluded.mam_id,
-                    meta = excluded.meta, grabbed_at = excluded.grabbed_at,
-                    state = CASE WHEN torrents.state IN ('seen', 'ignored') THEN 'grabbed'
-                        ELSE torrents.state END
-                """,
-                (torrent_hash, name, wanted_id, mam_id, json.dumps(book.as_dict()), now, now),
-            )
+            await record_grab(db, torrent_hash, name, wanted_id, mam_id, book, now)
 
     async def grabs_since(self, at: float) -> int:
         row = await self._store.fetchone("SELECT count(*) FROM torrents WHERE grabbed_at >= ?", (at,))
@@ -190,6 +182,29 @@ class Torrents:
             await db.executemany(
                 "UPDATE torrents SET vanished_at = ? WHERE hash = ?", [(now, h) for h in hashes]
             )
+
+
+async def record_grab(
+    db: aiosqlite.Connection,
+    torrent_hash: str,
+    name: str,
+    wanted_id: int | None,
+    mam_id: int,
+    book: BookMeta,
+    now: float,
+) -> None:
+    """`Torrents.grabbed` inside a transaction the caller holds."""
+    await db.execute(
+        """
+        INSERT INTO torrents (hash, name, wanted_id, mam_id, meta, state, first_seen_at, grabbed_at)
+        VALUES (?, ?, ?, ?, ?, 'grabbed', ?, ?)
+        ON CONFLICT (hash) DO UPDATE SET wanted_id = excluded.wanted_id, mam_id = excluded.mam_id,
+            meta = excluded.meta, grabbed_at = excluded.grabbed_at,
+            state = CASE WHEN torrents.state IN ('seen', 'ignored') THEN 'grabbed'
+                ELSE torrents.state END
+        """,
+        (torrent_hash, name, wanted_id, mam_id, json.dumps(book.as_dict()), now, now),
+    )
 
 
 def _record(row: Any) -> TorrentRecord:

@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from mamd.clients.errors import NotFound, Rejected, Throttled, Unauthorized, Unavailable
 from mamd.backoff import Backoff
+from mamd.clients.errors import NotFound, Rejected, Throttled, Unauthorized, Unavailable
 from mamd.clients.upstream import NO_RETRY, RetryPolicy, Upstream, retry_after_seconds
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -55,5 +55,5 @@ def test_capped_at_keeps_the_shape_and_shortens_the_waits() -> None:
     ],
 )
 def test_a_policy_that_makes_no_sense_is_refused(arguments: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="backoff|give_up_after|jitter"):
+    with pytest.raises(ValueError, match=r"backoff|give_up_after|jitter"):
         Backoff(**arguments)  # type: ignore[arg-type]  # the dict holds each argument's own type
