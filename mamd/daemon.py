@@ -12,10 +12,10 @@ import functools
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import aiohttp
 from aiohttp import web
@@ -174,20 +174,23 @@ class Daemon:
 
     async def main_loop(self, runtime: Runtime) -> None:
         assert self.reloader is not None
+        reloader = self.reloader
+        running: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+            "scheduler": runtime.scheduler.run_forever,
+            "reloader": reloader.run,
+            "config-watch": reloader.watch,
+            "database-watch": functools.partial(self._watch_database, runtime),
+            "importer": runtime.importer.run_forever,
+            "qbittorrent-prepare": runtime.importer.prepare,
+            "library-scans": runtime.scans.run_forever,
+        }
+        if self.notifier.watchdog_interval:
+            running["watchdog"] = functools.partial(self._watchdog, self.notifier.watchdog_interval)
         async with asyncio.TaskGroup() as group:
+            # each loop is restarted when it fails: one unexpected error must not end the daemon
             loops = [
-                group.create_task(runtime.scheduler.run_forever(), name="scheduler"),
-                group.create_task(self.reloader.run(), name="reloader"),
-                group.create_task(self.reloader.watch(), name="config-watch"),
-                group.create_task(self._watch_database(runtime), name="database-watch"),
-                group.create_task(runtime.importer.run_forever(), name="importer"),
-                group.create_task(runtime.importer.prepare(), name="qbittorrent-prepare"),
-                group.create_task(runtime.scans.run_forever(), name="library-scans"),
+                group.create_task(runtime.loops.run(name, loop), name=name) for name, loop in running.items()
             ]
-            if self.notifier.watchdog_interval:
-                loops.append(
-                    group.create_task(self._watchdog(self.notifier.watchdog_interval), name="watchdog")
-                )
             await self.should_exit.wait()
             self.reloader.stop_event.set()
             for task in loops:
@@ -220,6 +223,8 @@ class Daemon:
         if old.logging != new.logging:
             configure_logging(new.logging.level, new.logging.format, runtime.redactor, self.stream)
         runtime.scheduler.wake()
+        if runtime.store.problem is None:
+            runtime.tasks.spawn(runtime.config_changed(old, new), name="config-changed")
 
     # -- 3. shutdown ----------------------------------------------------------------------
 

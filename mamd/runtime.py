@@ -22,7 +22,7 @@ from mamd.config import Config, ConfigError, iter_secrets
 from mamd.health import Health
 from mamd.importing.scans import LibraryScans
 from mamd.importing.worker import Importer
-from mamd.logs import Redactor
+from mamd.logs import Redactor, get_logger
 from mamd.schedule import AlreadyRunning, JobFn, JobState, Scheduler, UnknownJob
 from mamd.store import Events, Inbox, JobRuns, Store
 from mamd.store.account import AccountHistory
@@ -34,7 +34,9 @@ from mamd.store.spends import Spends
 from mamd.store.torrents import Torrents
 from mamd.store.wanted import Wanted
 from mamd.systemd import Notifier
-from mamd.tasks import TaskOwner
+from mamd.tasks import Loops, TaskOwner
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -98,6 +100,7 @@ class Runtime:
         self.scans = LibraryScans(self)
         self.health = Health(clock)
         self.tasks = TaskOwner()
+        self.loops = Loops(self.health, redact=self.redactor.text)
         self.started_at = clock.now()
         self.stopping = False
         self.counters: Counter[str] = Counter()
@@ -176,6 +179,23 @@ class Runtime:
         except (UnknownJob, AlreadyRunning):
             return False
         return True
+
+    async def config_changed(self, old: Config, new: Config) -> None:
+        """What a reload that changed something sets going: books whose grab failed for good and imports
+        that failed for good are tried again (the edit may be what they needed), and an edited `wanted`
+        section is worked out at once, not at the next discovery."""
+        now = self.clock.now()
+        books = await self.wanted.retry_failed(now)
+        imports = 0
+        for torrent_hash in await self.torrents.failed_imports():
+            accepted = await self.inbox.add(torrent_hash, {}, "reload", now)
+            imports += not accepted.duplicate
+        if imports:
+            self.importer.wake()
+        if old.wanted != new.wanted and "discover" in self.scheduler.states:
+            self.scheduler.run_soon("discover")
+        if books or imports:
+            log.info("config.retrying_failed", books=books, imports=imports)
 
     def use_jobs(self, jobs: Mapping[str, JobFn]) -> None:
         """Register the jobs this build of mamd has (called once, before the scheduler starts)."""

@@ -97,6 +97,7 @@ JobFn = Callable[[JobContext], Awaitable[Mapping[str, Any] | None]]
 class JobState:
     name: str
     running: bool = False
+    again: bool = False  # asked for while it ran: it runs once more when this run ends
     run_id: int | None = None  # the run going on now
     last_run_id: int | None = None  # the newest run, finished or not
     last_started_at: float | None = None
@@ -177,6 +178,17 @@ class Scheduler:
         self._start(name, "manual")
         return state
 
+    def run_soon(self, name: str) -> None:
+        """Run `name` now, or, when it is running, once more as soon as that run ends (its result may
+        rest on what has just changed)."""
+        state = self.states.get(name)
+        if state is None:
+            raise UnknownJob(name)
+        if state.running:
+            state.again = True
+        else:
+            self._start(name, "manual")
+
     async def run_forever(self) -> None:
         while True:
             now = self._clock.now()
@@ -248,6 +260,9 @@ class Scheduler:
         state.running, state.run_id = False, None
         line = {"job": state.name, "run": run_id, "trigger": trigger, "result": result}
         log.info("job.run", **{**summary, **line, "duration_s": round(finished - started, 3)})
+        if state.again and result != "interrupted":
+            state.again = False
+            self._start(state.name, "manual")
         self.wake()
         self._on_change()
 

@@ -20,6 +20,7 @@ from mamd.clients import audiobookshelf_wire as wire
 from mamd.clients.errors import NotFound, Unavailable
 from mamd.clients.upstream import RetryPolicy, Sleep, StateReport, Upstream
 from mamd.config.model import AudiobookshelfConfig
+from mamd.crashpoint import crashpoint
 from mamd.domain.library import Book, Library, ListedItem, SeriesEntry
 from mamd.domain.normalize import split_names
 
@@ -122,6 +123,7 @@ class AudiobookshelfClient:
     async def scan(self, library_id: str) -> None:
         """Start a scan; it runs in the background and ends when `lastScan` moves."""
         await self._upstream.request("POST", f"/api/libraries/{library_id}/scan", expect="none")
+        crashpoint("import.scan_requested")
 
     # -- items ----------------------------------------------------------------------------
 

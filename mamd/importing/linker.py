@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from mamd.crashpoint import crashpoint
 from mamd.importing.plan import ImportPlan
 
 Method = Literal["hardlink", "copy"]
@@ -80,8 +81,10 @@ def link_book(
             _place(source, target, method, library)
         if metadata is not None and not (temp / "metadata.json").exists():
             _write_new(temp / "metadata.json", json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
+        crashpoint("import.linked")
         os.rename(temp, final)
         _sync_folder(final.parent)
+        crashpoint("import.renamed")
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         for folder in reversed(created):

@@ -7,6 +7,8 @@ search intents for the search job.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,12 +25,15 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     settings = runtime.config.wanted
     books = await runtime.library.books()
     context.progress(phase="deciding", books=len(books))
-    found = discover(
-        books,
-        series_gaps_wanted=settings.series_gaps,
-        include_novellas=settings.include_novellas,
-        manual=[ManualEntry(m.title, m.author, m.series, m.position) for m in settings.manual],
-        ignore=settings.ignore,
+    found = await asyncio.to_thread(  # the whole library: seconds of work, off the event loop
+        functools.partial(
+            discover,
+            books,
+            series_gaps_wanted=settings.series_gaps,
+            include_novellas=settings.include_novellas,
+            manual=[ManualEntry(m.title, m.author, m.series, m.position) for m in settings.manual],
+            ignore=settings.ignore,
+        )
     )
     existing = {book.key: book for book in await runtime.wanted.all()}
     owned = found.index
@@ -54,6 +59,8 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         now,
     )
     await _record(runtime, now, added, dropped, existing, found)
+    if added and context.trigger == "manual":  # asked for, or after an edit of wanted: searched soon
+        runtime.request_job("search")
     counts = await runtime.wanted.counts()
     return {
         "books": len(books),

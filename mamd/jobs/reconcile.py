@@ -29,10 +29,13 @@ TRACKER_GRACE_S = 600  # a torrent this young may not have announced yet
 async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     client = runtime.require_qbittorrent()
     settings = runtime.config.qbittorrent
-    await client.ensure_category(settings.category, settings.save_path)
-    await client.ensure_tags(settings.tags)
+    if not runtime.config.dry_run:  # dry run changes nothing in qBittorrent
+        await client.ensure_category(settings.category, settings.save_path)
+        await client.ensure_tags(settings.tags)
     mine = await mamds_torrents(runtime)
     now = context.clock.now()
+    # asked for by hand: imports that failed for good are tried again (a folder moved aside, say)
+    retry_failed = context.trigger == "manual"
     known = {record.hash: record for record in await runtime.torrents.all()}
     await runtime.torrents.sightings(
         [
@@ -50,11 +53,8 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
             await runtime.wanted.advance(
                 record.wanted_id, "grabbed", "downloading", f"{torrent.progress:.0%} in qBittorrent", now
             )
-        if (
-            torrent.complete
-            and (record is None or record.state in ("seen", "grabbed"))
-            and not _imported(record)
-        ):
+        importable = ("seen", "grabbed", "failed") if retry_failed else ("seen", "grabbed")
+        if torrent.complete and (record is None or record.state in importable) and not _imported(record):
             accepted = await runtime.inbox.add(torrent.hash, {"name": torrent.name}, "reconcile", now)
             queued += 0 if accepted.duplicate else 1
     if queued:

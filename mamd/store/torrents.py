@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from mamd.clock import iso
+from mamd.crashpoint import crashpoint
 from mamd.domain.book import BookMeta
 from mamd.store.db import Store
 
@@ -114,11 +115,15 @@ class Torrents:
 
     async def imported(self, torrent_hash: str, book: BookMeta, path: str, now: float) -> None:
         async with self._store.transaction() as db:
-            await db.execute(
-                "UPDATE torrents SET state = 'imported', meta = ?, import_path = ?, imported_at = ?, "
-                "last_error = NULL WHERE hash = ?",
-                (json.dumps(book.as_dict()), path, now, torrent_hash),
-            )
+            await record_import(db, torrent_hash, book, path, now)
+
+    async def failed_imports(self) -> list[str]:
+        """Torrents whose import failed for good and that are still in qBittorrent, by hash."""
+        rows = await self._store.fetchall(
+            "SELECT hash FROM torrents WHERE state = 'failed' AND imported_at IS NULL "
+            "AND vanished_at IS NULL ORDER BY hash"
+        )
+        return [row[0] for row in rows]
 
     async def failed(self, torrent_hash: str, error: str) -> None:
         async with self._store.transaction() as db:
@@ -139,6 +144,7 @@ class Torrents:
             await db.executemany(
                 "UPDATE torrents SET abs_confirmed_at = ? WHERE hash = ?", [(now, h) for h in hashes]
             )
+        crashpoint("import.confirmed")
 
     async def scan_missed(self, hashes: Iterable[str]) -> None:
         async with self._store.transaction() as db:
@@ -182,6 +188,17 @@ class Torrents:
             await db.executemany(
                 "UPDATE torrents SET vanished_at = ? WHERE hash = ?", [(now, h) for h in hashes]
             )
+
+
+async def record_import(
+    db: aiosqlite.Connection, torrent_hash: str, book: BookMeta, path: str, now: float
+) -> None:
+    """`Torrents.imported` inside a transaction the caller holds."""
+    await db.execute(
+        "UPDATE torrents SET state = 'imported', meta = ?, import_path = ?, imported_at = ?, "
+        "last_error = NULL WHERE hash = ?",
+        (json.dumps(book.as_dict()), path, now, torrent_hash),
+    )
 
 
 async def record_grab(

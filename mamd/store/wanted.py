@@ -210,10 +210,7 @@ class Wanted:
 
     async def set_state(self, wanted_id: int, state: str, reason: str | None, now: float) -> None:
         async with self._store.transaction() as db:
-            await db.execute(
-                "UPDATE wanted SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
-                (state, reason, now, wanted_id),
-            )
+            await set_state(db, wanted_id, state, reason, now)
 
     async def follows(self) -> dict[str, list[str]]:
         rows = await self._store.fetchall("SELECT kind, name FROM follows ORDER BY kind, name")
@@ -256,6 +253,16 @@ class Wanted:
                 )
                 await db.executemany("DELETE FROM follows WHERE kind = ? AND name_key = ?", remove)
         return len(add), len(remove)
+
+
+async def set_state(
+    db: aiosqlite.Connection, wanted_id: int, state: str, reason: str | None, now: float
+) -> None:
+    """`Wanted.set_state` inside a transaction the caller holds."""
+    await db.execute(
+        "UPDATE wanted SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
+        (state, reason, now, wanted_id),
+    )
 
 
 async def mark_grabbed(db: aiosqlite.Connection, wanted_id: int, reason: str, now: float) -> None:

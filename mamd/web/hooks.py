@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mamd.crashpoint import crashpoint
 from mamd.logs import get_logger
 from mamd.store import StoreUnavailable
 from mamd.web.errors import fail
@@ -38,6 +39,7 @@ async def qbittorrent_hook(request: web.Request) -> web.Response:
         runtime.counters["hooks_unstored"] += 1
         log.error("hook.not_stored", hash=torrent_hash, reason=str(exc))
         fail(503, f"the hook could not be stored ({exc}); the reconcile job will find the torrent later")
+    crashpoint("import.hook_stored")
     runtime.counters["hooks_duplicate" if accepted.duplicate else "hooks_accepted"] += 1
     runtime.importer.wake()
     log.info(

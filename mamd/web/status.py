@@ -29,6 +29,7 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "config": runtime.config_state.as_dict(),
         "jobs": runtime.scheduler.snapshot(),
         "services": {name: s.as_dict() for name, s in sorted(runtime.health.services.items())},
+        "loops": {name: state.as_dict() for name, state in runtime.loops.states.items()},
         "database": {"path": str(runtime.store.path), "problem": runtime.store.problem},
         "problems": runtime.readiness_problems(),
         "inbox": None,

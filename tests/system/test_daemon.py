@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.configs import write_config
+from tests.support.configs import free_port, write_config
 from tests.support.daemon import DaemonProcess, NotifySocket, running_daemon, wait_for
 
 pytestmark = pytest.mark.system
@@ -161,6 +161,29 @@ def test_a_hook_accepted_before_kill_9_is_still_there_after_restart(tmp_path: Pa
     with contextlib.closing(sqlite3.connect(database)) as db:
         rows = db.execute("SELECT hash, state, payload FROM hook_inbox").fetchall()
     assert rows == [(HASH, "pending", '{"name": "A Book"}')]
+
+
+def test_an_edit_of_wanted_is_worked_out_within_seconds_not_at_the_next_discovery(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, {"schedule": {"discover": "12h"}, "mam": {"base_url": f"http://127.0.0.1:{free_port()}"}}
+    )
+    with running_daemon(config) as daemon:
+
+        def titles() -> list[str]:
+            code, body = daemon.get("/api/v1/wanted")
+            assert code == 200, body
+            return [book["title"] for book in body["wanted"]]
+
+        def discovered() -> object:
+            return daemon.status()["jobs"]["discover"]["last_result"]
+
+        wait_for("the first discovery", discovered, timeout=30)
+        manual = [{"title": "The Hero of Ages", "author": "Brandon Sanderson"}]
+        config.write_text(edit(config, wanted={"manual": manual}))
+        wait_for("the new manual book", lambda: titles() == ["The Hero of Ages"], timeout=10)
+        config.write_text(edit(config, wanted={"manual": manual, "ignore": ["Brandon Sanderson"]}))
+        wait_for("the ignored book to go", lambda: titles() == [], timeout=10)
+        assert discovered() == "ok"
 
 
 def test_a_storm_of_sighups_collapses_and_the_daemon_keeps_serving(
