@@ -53,8 +53,12 @@ class AccountHistory:
         return [_snapshot(r[0], json.loads(r[1])) for r in rows]
 
     async def prune(self, before: float) -> int:
+        """Forget snapshots read before `before`, but never the newest: the guard judges by it."""
         async with self._store.transaction() as db:
-            cursor = await db.execute("DELETE FROM account_snapshots WHERE at < ?", (before,))
+            cursor = await db.execute(
+                "DELETE FROM account_snapshots WHERE at < ? AND id < (SELECT max(id) FROM account_snapshots)",
+                (before,),
+            )
             return cursor.rowcount
 
     async def cookie_state(self) -> dict[str, Any]:
