@@ -117,6 +117,15 @@ class Torrents:
         async with self._store.transaction() as db:
             await record_import(db, torrent_hash, book, path, now)
 
+    async def failed_lately(self, limit: int) -> list[TorrentRecord]:
+        """Torrents whose import failed for good, still in qBittorrent."""
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM torrents WHERE state = 'failed' AND imported_at IS NULL "
+            "AND vanished_at IS NULL ORDER BY first_seen_at DESC, hash LIMIT ?",
+            (limit,),
+        )
+        return [_record(row) for row in rows]
+
     async def failed_imports(self) -> list[str]:
         """Torrents whose import failed for good and that are still in qBittorrent, by hash."""
         rows = await self._store.fetchall(

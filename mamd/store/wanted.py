@@ -106,6 +106,14 @@ class Wanted:
         )
         return [_book(row) for row in rows]
 
+    async def failed_lately(self, limit: int) -> list[WantedBook]:
+        """Books `failed`, the most recent first."""
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM wanted WHERE state = 'failed' ORDER BY updated_at DESC, id LIMIT ?",
+            (limit,),
+        )
+        return [_book(row) for row in rows]
+
     async def counts(self) -> dict[str, int]:
         rows = await self._store.fetchall("SELECT state, count(*) FROM wanted GROUP BY state")
         found = {row[0]: int(row[1]) for row in rows}

@@ -9,13 +9,14 @@ from aiohttp import web
 from mamd import __version__
 from mamd.clock import iso
 from mamd.domain.guard import LEVELS
-from mamd.jobs import guard, seedbox, spending
+from mamd.jobs import guard, search, seedbox, spending
 from mamd.runtime import Runtime
 from mamd.store import StoreError
 from mamd.web.keys import runtime_of
 from mamd.web.middleware import auth
 
 RECENT_EVENTS = 10
+FAILED_SHOWN = 10
 
 
 async def status_document(runtime: Runtime) -> dict[str, Any]:
@@ -36,6 +37,8 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "account": None,
         "library": None,
         "wanted": None,
+        "failed": None,
+        "search": None,
         "recent": [],
     }
     try:
@@ -43,6 +46,9 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         document["account"] = await account_section(runtime)
         document["library"] = await library_section(runtime)
         document["wanted"] = await runtime.wanted.counts()
+        document["failed"] = await failed_section(runtime)
+        held = await runtime.store.read_state(search.HELD_KEY)
+        document["search"] = {"held": held.get("reason"), "since": iso(held.get("since"))}
         document["recent"] = [e.as_dict() for e in await runtime.events.recent(RECENT_EVENTS)]
     except StoreError as exc:
         document["database"]["problem"] = document["database"]["problem"] or str(exc)
@@ -119,6 +125,25 @@ def _guard_note(grabs: str, stopped: bool) -> str:
         return "grabs: whatever the rules and budgets allow"
     what = "freeleech only" if grabs == "freeleech" else "none"
     return f"grabs: {what}" + ("; mamd's downloads are stopped" if stopped else "")
+
+
+async def failed_section(runtime: Runtime) -> dict[str, Any]:
+    """What failed and waits for something to change (a reload, a new hook, a job run by hand), and why."""
+    books = await runtime.wanted.failed_lately(FAILED_SHOWN)
+    imports = await runtime.torrents.failed_lately(FAILED_SHOWN)
+    return {
+        "books": [
+            {
+                "id": book.id,
+                "label": book.spec.label,
+                "reason": book.state_reason,
+                "since": iso(book.updated_at),
+                "next_search_at": iso(book.next_search_at),
+            }
+            for book in books
+        ],
+        "imports": [{"hash": t.hash, "name": t.name, "reason": t.last_error} for t in imports],
+    }
 
 
 async def library_section(runtime: Runtime) -> dict[str, Any]:

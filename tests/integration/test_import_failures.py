@@ -18,6 +18,7 @@ from mamd.importing.worker import RETRY
 from mamd.jobs import reconcile
 from mamd.sim.mam_catalogue import GOOD
 from mamd.store.wanted import WantedBook
+from mamd.web.status import status_document
 from tests.support.mam_env import Env
 from tests.support.qbittorrent import api_client, wait_complete
 
@@ -74,6 +75,10 @@ async def test_an_import_that_keeps_failing_ends_failed_and_a_run_by_hand_takes_
     assert record.state == "failed"
     [event] = await env.events("import.failed")
     assert "The Hero of Ages" in event.message
+    failures = (await status_document(env.runtime))["failed"]
+    assert [t["hash"] for t in failures["imports"]] == [torrent_hash]
+    assert "does not exist or is not mounted" in failures["imports"][0]["reason"]
+    assert [b["id"] for b in failures["books"]] == [book.id]
 
     await env.reconcile()  # on its timer: a failed import stays failed
     assert await env.runtime.inbox.pending_count() == 0

@@ -22,6 +22,7 @@ from mamd.domain.library import Book, SeriesEntry
 from mamd.jobs import search as search_job
 from mamd.sim.mam_catalogue import GOOD
 from mamd.web import create_app
+from mamd.web.status import status_document
 from tests.support.configs import API_KEY
 from tests.support.mam_env import Env
 from tests.support.qbittorrent import api_client
@@ -139,6 +140,7 @@ async def test_a_spent_budget_holds_the_search_and_says_why_without_asking_mam(
     assert env.sim.downloads == []
     [event] = await env.events("search.held")
     assert "limits.grabs_per_day" in event.message
+    assert "limits.grabs_per_day" in (await status_document(env.runtime))["search"]["held"]
     await env.search()
     assert len(await env.events("search.held")) == 1  # said when it began, not at every run
 
@@ -408,6 +410,9 @@ async def test_a_grab_mam_keeps_refusing_fails_for_good_after_five_tries(
     assert waits == [3600, 7200, 14400, 28800]
     assert failed.next_search_at is None
     assert "5 times in a row" in (failed.state_reason or "")
+    [shown] = (await status_document(env.runtime))["failed"]["books"]
+    assert (shown["id"], shown["next_search_at"]) == (book.id, None)
+    assert "5 times in a row" in shown["reason"]
     env.clock.advance(30 * 86400)
     assert (await env.search())["searched"] == 0  # failed for good: never due again by itself
     assert len(env.sim.downloads) == 0
