@@ -14,6 +14,7 @@ from typing import Any
 from mamd.clients.errors import UpstreamError
 from mamd.clients.qbittorrent import Torrent
 from mamd.config import Config
+from mamd.crashpoint import crashpoint
 from mamd.domain.guard import Verdict, assess
 from mamd.domain.seeding import may_stop
 from mamd.jobs.torrents import mamds_torrents, seed_view
@@ -95,12 +96,14 @@ async def _stop_downloads(runtime: Runtime, now: float) -> int:
     if not chosen:
         return 0
     await runtime.guard.add_stopped([(t.hash, t.name) for t in new], now)  # remembered before the request
+    crashpoint("guard.stop_recorded")
     hashes = [t.hash for t in chosen]
     try:
         await runtime.require_qbittorrent().stop(hashes)
     except UpstreamError as exc:
         await _refused(runtime, "stop", hashes, remembered, exc, now)
         return 0
+    crashpoint("guard.stopped")
     await runtime.guard.stopped_error(hashes, None)
     # one may have finished between the listing and the stop: it must seed, so it goes again at once
     await _release_finished(runtime, await _by_hash(runtime, hashes), dict.fromkeys(hashes), now)
@@ -173,6 +176,7 @@ async def _resume(runtime: Runtime, now: float) -> int:
     except UpstreamError as exc:
         await _refused(runtime, "start", hashes, {r.hash: r.last_error for r in present}, exc, now)
         return 0
+    crashpoint("guard.resumed")
     await runtime.guard.forget_stopped(hashes)
     names = ", ".join(r.name for r in present)
     await runtime.events.add(

@@ -149,9 +149,16 @@ class Torrents:
         return [_record(r) for r in rows]
 
     async def confirmed(self, hashes: Iterable[str], now: float) -> None:
+        """Audiobookshelf lists them: their books are imported, in the same transaction, so a crash right
+        after cannot leave a confirmed import with its book still waiting."""
+        chosen = [(now, h) for h in hashes]
         async with self._store.transaction() as db:
+            await db.executemany("UPDATE torrents SET abs_confirmed_at = ? WHERE hash = ?", chosen)
             await db.executemany(
-                "UPDATE torrents SET abs_confirmed_at = ? WHERE hash = ?", [(now, h) for h in hashes]
+                "UPDATE wanted SET state = 'imported', updated_at = ?, "
+                "state_reason = 'in the library at ' || (SELECT import_path FROM torrents WHERE hash = ?) "
+                "WHERE id = (SELECT wanted_id FROM torrents WHERE hash = ?)",
+                [(now, h, h) for _, h in chosen],
             )
         crashpoint("import.confirmed")
 
