@@ -173,9 +173,9 @@ class Runtime:
         return self.audiobookshelf
 
     def request_job(self, name: str) -> bool:
-        """Run a job soon unless it is running already; False when it was not started."""
+        """Run a job soon, for mamd's own reasons, unless it is running already; False when not started."""
         try:
-            self.scheduler.run_now(name)
+            self.scheduler.run_now(name, by_hand=False)
         except (UnknownJob, AlreadyRunning):
             return False
         return True

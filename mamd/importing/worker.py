@@ -54,13 +54,14 @@ class Importer:
         self._paused_until = 0.0
         self._outages = 0
         self._lookup = asyncio.Lock()  # qBittorrent answers one call at a time anyway
+        self._prepared: tuple[str, str, str, tuple[str, ...]] | None = None  # settings made sure of
 
     def wake(self) -> None:
         self._wake.set()
 
     async def prepare(self) -> None:
         """Make sure qBittorrent has mamd's category and tags, trying for a while (`PREPARE`); the
-        reconcile job makes sure of them again at every run. In dry run nothing is created."""
+        reconcile job makes sure of them until it succeeds. In dry run nothing is created."""
         runtime = self._runtime
         settings = runtime.config.qbittorrent
         if runtime.config.dry_run:
@@ -69,10 +70,7 @@ class Importer:
         failures = 0
         while True:
             try:
-                created = await runtime.require_qbittorrent().ensure_category(
-                    settings.category, settings.save_path
-                )
-                await runtime.require_qbittorrent().ensure_tags(settings.tags)
+                created = await self.ensure_prepared()
             except UpstreamError as exc:
                 failures += 1
                 wait = PREPARE.next_try(failures, 0.0)
@@ -85,6 +83,20 @@ class Importer:
                 "qbittorrent.prepared", category=settings.category, created=created, tags=list(settings.tags)
             )
             return
+
+    async def ensure_prepared(self) -> bool:
+        """Create mamd's category and tags in qBittorrent unless that was done for these settings already
+        (qBittorrent keeps them: asking again at every reconcile would be two requests for nothing);
+        True when the category was created."""
+        settings = self._runtime.config.qbittorrent
+        key = (settings.url, settings.category, settings.save_path, settings.tags)
+        if self._prepared == key:
+            return False
+        client = self._runtime.require_qbittorrent()
+        created = await client.ensure_category(settings.category, settings.save_path)
+        await client.ensure_tags(settings.tags)
+        self._prepared = key
+        return created
 
     async def run_forever(self) -> None:
         clock = self._runtime.clock

@@ -59,7 +59,9 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         now,
     )
     await _record(runtime, now, added, dropped, existing, found)
-    if added and context.trigger == "manual":  # asked for, or after an edit of wanted: searched soon
+    # run off its timer (asked for, after an edit of wanted, after a sync found the library changed):
+    # what it adds is searched soon, not at the search's next hour
+    if added and context.trigger == "manual":
         runtime.request_job("search")
     counts = await runtime.wanted.counts()
     return {

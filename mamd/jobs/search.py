@@ -90,7 +90,7 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     mam = runtime.require_mam()
     now = context.clock.now()
     summary: dict[str, Any] = {}
-    if context.trigger == "manual":  # asked for by hand: books whose grab failed for good are tried again
+    if context.by_hand:  # asked for by a person: books whose grab failed for good are tried again
         summary["failed_retried"] = await runtime.wanted.retry_failed(now)
     summary["grabs_finished"] = await _finish_grabs(runtime, mam, context)
     await runtime.wanted.release_searches(now)  # only one search runs at a time: these are left over

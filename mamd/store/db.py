@@ -30,6 +30,9 @@ from mamd.store.migrations import MIGRATIONS, Migration
 log = get_logger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+# SQLite caches up to 2 MB of pages per connection by default; mamd's database stays a few MB and the
+# system caches the file anyway, so on a NAS with little memory 1 MB each is plenty
+CACHE_KIB = 1024
 
 
 class StoreError(Exception):
@@ -264,6 +267,7 @@ async def _copy(source: aiosqlite.Connection, path: Path) -> None:
 
 async def _configure(db: aiosqlite.Connection, synchronous: str) -> None:
     await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     async with db.execute("PRAGMA journal_mode = WAL") as cursor:
         row = await cursor.fetchone()
     if row is None or str(row[0]).lower() != "wal":

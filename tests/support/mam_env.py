@@ -44,7 +44,7 @@ class Env:
 
     def context(self, job: str, trigger: str = "schedule") -> JobContext:
         """As the job's timer starts it; `trigger="manual"` as `mamd run-job` does."""
-        return JobContext(job, 0, trigger, self.clock, JobState(job))
+        return JobContext(job, 0, trigger, self.clock, JobState(job), by_hand=trigger == "manual")
 
     async def want(self, *specs: WantSpec) -> list[WantedBook]:
         await self.runtime.wanted.apply(specs, {}, [], self.clock.now())
