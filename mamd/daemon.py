@@ -63,6 +63,7 @@ class Daemon:
         self.should_exit = asyncio.Event()
         self.reloader: Reloader | None = None
         self.lock: InstanceLock | None = None
+        self.runtime: Runtime | None = None  # while it serves
 
     async def serve(self) -> int:
         """Run until asked to stop; the exit status: 0 clean, 1 runtime failure, 2 bad configuration."""
@@ -76,7 +77,7 @@ class Daemon:
             return 2
         redactor = Redactor()
         configure_logging(config.logging.level, config.logging.format, redactor, self.stream)
-        runtime = Runtime(
+        runtime = self.runtime = Runtime(
             config, self.config_path, clock=self.clock, redactor=redactor, notifier=self.notifier
         )
         async with AsyncExitStack() as stack:

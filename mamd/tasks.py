@@ -93,7 +93,7 @@ class Loops:
         state = self.states[name] = LoopState(name)
         failures = 0
         while True:
-            task = asyncio.ensure_future(loop())
+            task = asyncio.create_task(loop(), name=name)
             started = time.monotonic()
             try:
                 if failures:

@@ -47,6 +47,7 @@ class SimTorrent:
     completed_on: float | None = None
     seeding_s: float = 0.0
     ticked_at: float = 0.0
+    _static: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -66,33 +67,42 @@ class SimTorrent:
 
     @property
     def content_path(self) -> str:
-        first = PurePosixPath(self.files[0][0]).parts[0] if self.files else self.name
-        return str(Path(self.save_path) / first)
+        first = self.files[0][0].split("/", 1)[0] if self.files else self.name
+        return f"{self.save_path.rstrip('/')}/{first}"
 
     def info(self) -> dict[str, Any]:
         size = self.size
         left = 0 if self.completed_on is not None else int(size * (1 - self.progress))
         return {
-            "hash": self.hash,
-            "name": self.name,
+            **self._fixed(),
             "state": self.state,
             "progress": self.progress,
             "amount_left": left,
             "completion_on": int(self.completed_on) if self.completed_on is not None else -1,
-            "save_path": self.save_path,
-            "content_path": self.content_path,
             "category": self.category,
             "tags": ", ".join(sorted(self.tags)),
-            "size": size,
-            "total_size": size,
-            "ratio": 0.0,
-            "uploaded": 0,
             "downloaded": size - left,
             "seeding_time": int(self.seeding_s),
-            "num_seeds": 0,
-            "tracker": self.tracker,
-            "added_on": int(self.added_on),
         }
+
+    def _fixed(self) -> dict[str, Any]:
+        """The fields that never change, worked out once: hundreds of torrents are listed every minute."""
+        if self._static is None:
+            size = self.size
+            self._static = {
+                "hash": self.hash,
+                "name": self.name,
+                "save_path": self.save_path,
+                "content_path": self.content_path,
+                "size": size,
+                "total_size": size,
+                "ratio": 0.0,
+                "uploaded": 0,
+                "num_seeds": 0,
+                "tracker": self.tracker,
+                "added_on": int(self.added_on),
+            }
+        return self._static
 
 
 @dataclass

@@ -50,9 +50,16 @@ def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_config(folder: Path, changes: dict[str, Any] | None = None, name: str = "mamd.yaml") -> Path:
-    """A valid file in `folder`, with `changes` merged in (a value of None removes nothing: it sets null)."""
+def write_config(
+    folder: Path, changes: dict[str, Any] | None = None, name: str = "mamd.yaml", *, jobs_off: bool = True
+) -> Path:
+    """A valid file in `folder`, with `changes` merged in (a value of None removes nothing: it sets null).
+
+    Every job is off unless `jobs_off=False`, which leaves each on its default interval, as shipped."""
     path = folder / name
-    data = merge(base_config(folder), changes or {})
+    base = base_config(folder)
+    if not jobs_off:
+        del base["schedule"]
+    data = merge(base, changes or {})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
