@@ -59,10 +59,6 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         now,
     )
     await _record(runtime, now, added, dropped, existing, found)
-    # run off its timer (asked for, after an edit of wanted, after a sync found the library changed):
-    # what it adds is searched soon, not at the search's next hour
-    if added and context.trigger == "manual":
-        runtime.request_job("search")
     counts = await runtime.wanted.counts()
     return {
         "books": len(books),
