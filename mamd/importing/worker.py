@@ -3,7 +3,9 @@
 The hook's payload is never trusted: the torrent is read again from qBittorrent. Torrents
 outside mamd's category and tags are recorded as ignored; incomplete ones are tried again
 with backoff; an import that cannot be done now (qBittorrent or the library unavailable)
-waits in the durable inbox, across restarts, until it can.
+waits in the durable inbox, across restarts, until it can. One that keeps failing is tried
+for about four hours, then ends `failed` with its reason, its book too, until something
+changes: a new hook, a reload, `mamd run-job reconcile`.
 """
 
 from __future__ import annotations

@@ -2,11 +2,14 @@
 
 Per book, a short cascade of searches (title and author; title alone; series and author)
 stops at the first that yields an acceptable release. Every release seen gets a recorded
-decision. The best one is grabbed only if the budgets allow it: its .torrent bytes go to
-qBittorrent as a file, with mamd's category, tags and save path, and the grab is recorded
-with the book it is for, which the importer uses later. A miss is searched again later,
-less and less often. Followed authors, series and narrators are searched newest first
-and their unowned books become wanted.
+decision. The best one is grabbed only if the budgets allow it, counting the grabs made since
+the account was read: its .torrent bytes go to qBittorrent as a file, with mamd's category,
+tags and save path, and the grab is recorded with the book it is for, which the importer uses
+later. Each grab is journalled (decided, fetched with its bytes, done), so one cut short is
+finished at the next run, never fetched or added twice. When nothing may be grabbed at all,
+MAM is not searched. A miss is searched again later, less and less often; a grab refused
+again and again ends `failed` until a person asks again. Followed authors, series and
+narrators are searched newest first and their unowned books become wanted.
 """
 
 from __future__ import annotations
