@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -150,7 +151,12 @@ class Catalogue:
         hours = draw.randint(5, 25)
         bitrate = 64
         free = 1 if draw.random() < 0.4 else 0
-        link = (SeriesLink(770_000 + hash(series[0]) % 100_000, series[0], str(series[1])),) if series else ()
+        # a stable id per series name (`hash()` of a string changes from run to run)
+        link = (
+            (SeriesLink(770_000 + zlib.crc32(series[0].encode()) % 100_000, series[0], str(series[1])),)
+            if series
+            else ()
+        )
         return Row(
             id=self.next_id,
             title=title,
@@ -215,7 +221,6 @@ class Season:
     released_days: int = 0
     marks: dict[int, dict[str, Any]] = field(default_factory=dict)
     log_offset: int = 0
-    log_lines: int = 0
     lines_per_day: list[int] = field(default_factory=list)
 
     def day(self) -> float:
