@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sqlite3
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,10 @@ class Rig:
                 with contextlib.suppress(AssertionError, OSError):  # it may die while answering
                     daemon.wait_healthy(timeout=20)
                     action(daemon)
-            code = daemon.wait_exit(timeout=60)
+            try:
+                code: int | None = daemon.wait_exit(timeout=60)
+            except subprocess.TimeoutExpired:
+                code = None  # it never reached the point
         finally:
             daemon.kill()
         assert code == -signal.SIGKILL, f"mamd did not die at {point} ({code}):\n{daemon.log()[-3000:]}"
