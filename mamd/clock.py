@@ -36,7 +36,10 @@ def iso(timestamp: float | None) -> str | None:
 
 async def sleep_or_wake(clock: Clock, seconds: float, wake: asyncio.Event) -> None:
     """Sleep `seconds` of `clock` time, or less when `wake` is set meanwhile."""
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    current = asyncio.current_task()
+    owner = current.get_name() if current is not None else "sleep"
+    # named after the task that sleeps, so a clock (and a person reading a task dump) can tell whose it is
+    sleeper = asyncio.create_task(clock.sleep(seconds), name=f"{owner}.sleep")
     waker = asyncio.ensure_future(wake.wait())
     try:
         await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)

@@ -12,10 +12,10 @@ import functools
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import aiohttp
 
@@ -63,6 +63,7 @@ class Daemon:
         self.should_exit = asyncio.Event()
         self.reloader: Reloader | None = None
         self.lock: InstanceLock | None = None
+        self.runtime: Runtime | None = None  # while it serves
 
     async def serve(self) -> int:
         """Run until asked to stop; the exit status: 0 clean, 1 runtime failure, 2 bad configuration."""
@@ -76,7 +77,7 @@ class Daemon:
             return 2
         redactor = Redactor()
         configure_logging(config.logging.level, config.logging.format, redactor, self.stream)
-        runtime = Runtime(
+        runtime = self.runtime = Runtime(
             config, self.config_path, clock=self.clock, redactor=redactor, notifier=self.notifier
         )
         async with AsyncExitStack() as stack:
@@ -173,23 +174,26 @@ class Daemon:
 
     async def main_loop(self, runtime: Runtime) -> None:
         assert self.reloader is not None
+        reloader = self.reloader
+        running: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+            "scheduler": runtime.scheduler.run_forever,
+            "reloader": reloader.run,
+            "config-watch": reloader.watch,
+            "database-watch": functools.partial(self._watch_database, runtime),
+            "importer": runtime.importer.run_forever,
+            "qbittorrent-prepare": runtime.importer.prepare,
+            "import-probe": runtime.import_probe.run_forever,
+            "library-scans": runtime.scans.run_forever,
+            "service-probes": runtime.probes.run_forever,
+            "notifications": runtime.notifications.run_forever,
+        }
+        if self.notifier.watchdog_interval:
+            running["watchdog"] = functools.partial(self._watchdog, self.notifier.watchdog_interval)
         async with asyncio.TaskGroup() as group:
+            # each loop is restarted when it fails: one unexpected error must not end the daemon
             loops = [
-                group.create_task(runtime.scheduler.run_forever(), name="scheduler"),
-                group.create_task(self.reloader.run(), name="reloader"),
-                group.create_task(self.reloader.watch(), name="config-watch"),
-                group.create_task(self._watch_database(runtime), name="database-watch"),
-                group.create_task(runtime.importer.run_forever(), name="importer"),
-                group.create_task(runtime.importer.prepare(), name="qbittorrent-prepare"),
-                group.create_task(runtime.import_probe.run_forever(), name="import-probe"),
-                group.create_task(runtime.scans.run_forever(), name="library-scans"),
-                group.create_task(runtime.probes.run_forever(), name="service-probes"),
-                group.create_task(runtime.notifications.run_forever(), name="notifications"),
+                group.create_task(runtime.loops.run(name, loop), name=name) for name, loop in running.items()
             ]
-            if self.notifier.watchdog_interval:
-                loops.append(
-                    group.create_task(self._watchdog(self.notifier.watchdog_interval), name="watchdog")
-                )
             await self.should_exit.wait()
             self.reloader.stop_event.set()
             for task in loops:
@@ -226,8 +230,10 @@ class Daemon:
             before, after = old.audiobookshelf, new.audiobookshelf
             if (before.url, before.library, before.api_key) != (after.url, after.library, after.api_key):
                 runtime.request_job("library_sync")  # another library, or the first chance to read it
-        if old.wanted != new.wanted:
-            runtime.request_job("discover")  # what is wanted follows the file within a second, too
+        if old.wanted != new.wanted and "discover" in runtime.scheduler.states:
+            # what is wanted follows the file within a second, too; a discovery running now read the
+            # old file, so another follows it
+            runtime.scheduler.run_soon("discover")
         if old.qbittorrent != new.qbittorrent:
             runtime.probes.probe_now("qbittorrent")
             runtime.importer.service_back()
@@ -236,6 +242,8 @@ class Daemon:
         # imports Audiobookshelf never listed get another set of rounds under the new settings
         runtime.tasks.spawn(runtime.scans.scan_again(), name="scans-after-reload")
         runtime.scheduler.wake()
+        if runtime.store.problem is None:
+            runtime.tasks.spawn(runtime.config_changed(old, new), name="config-changed")
 
     # -- 3. shutdown ----------------------------------------------------------------------
 

@@ -23,9 +23,10 @@ _SECRET_KEYS = re.compile(
     r"(password|passwd|api_?key|apikey|secret|session|cookie|token|authorization|mam_id)", re.I
 )
 _SECRET_PARAMS = re.compile(r"(?i)\b(apikey|api_key|token|mam_id|password|passkey)=([^&\s\"';]+)")
-# a tracker's announce URL carries the account's passkey as a path segment (MAM's
-# `…/tracker.php/PASSKEY/announce`): whoever has it can announce as the account
-_ANNOUNCE_PASSKEY = re.compile(r"(?i)(/tracker\.php/|/)([A-Za-z0-9_-]{16,})(/announce\b)")
+# a tracker's announce URL carries the account's passkey in its path, and whoever has it can announce
+# as the account: MAM's is https://t.myanonamouse.net/tracker.php/<passkey>/announce, others use
+# /announce/<passkey>
+_PASSKEY_PATH = re.compile(r"(?i)(?<=/)[A-Za-z0-9_-]{16,}(?=/announce\b)|(?<=/announce/)[A-Za-z0-9_-]{16,}")
 _QUIET_LIBRARIES = ("watchfiles", "qbittorrentapi", "urllib3", "aiohttp.access", "aiosqlite")
 # a value, a traceback and a whole line are cut to these many characters: whatever a request or a
 # file holds, one event is one line of bounded size (journald's own LineMax is 48K)
@@ -42,26 +43,46 @@ class Redactor:
     """Replaces every known secret value, and anything under a secret-looking key, with `***`.
 
     It runs on each event and again on each finished line, so neither a field, nor an
-    exception message, nor a traceback can carry a secret out.
+    exception message, nor a traceback can carry a secret out. The values it knows are the
+    configured secrets and MAM's session cookie as it is now and as it was just before: MAM
+    rotates the cookie on every answer and accepts only the newest values, so older ones give
+    nothing away, and the list stays this short however long mamd runs. Passkeys in tracker
+    URLs are recognised by their place in the URL.
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._configured: frozenset[str] = frozenset()
+        self._cookies: tuple[str, ...] = ()  # the current cookie, then the one before it
         self._secrets: tuple[str, ...] = ()
         self.update(secrets)
 
     def update(self, secrets: Iterable[str]) -> None:
-        # longest first, so a secret that contains another is replaced whole
-        self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        """Replace the configured secrets (a reload); the cookies are kept."""
+        self._configured = frozenset(s for s in secrets if s)
+        self._refresh()
 
-    def add(self, secret: str) -> None:
-        if secret and secret not in self._secrets:
-            self.update((*self._secrets, secret))
+    def cookie(self, value: str) -> None:
+        """MAM's cookie is now `value`: it and the one before it are hidden from here on."""
+        if value and (not self._cookies or self._cookies[0] != value):
+            self._cookies = (value, *self._cookies[:1])
+            self._refresh()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every value hidden now, longest first."""
+        return self._secrets
+
+    def _refresh(self) -> None:
+        # longest first, so a secret that contains another is replaced whole
+        self._secrets = tuple(sorted({*self._configured, *self._cookies}, key=len, reverse=True))
 
     def text(self, value: str) -> str:
         for secret in self._secrets:
             if secret in value:
                 value = value.replace(secret, "***")
-        return _ANNOUNCE_PASSKEY.sub(r"\1***\3", _SECRET_PARAMS.sub(r"\1=***", value))
+        if "/announce" in value.lower():  # most lines hold no tracker URL: skip the slower pattern
+            value = _PASSKEY_PATH.sub("***", value)
+        return _SECRET_PARAMS.sub(r"\1=***", value)
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):

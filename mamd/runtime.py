@@ -25,13 +25,14 @@ from mamd.health import Health
 from mamd.importing.probe import ImportProbe
 from mamd.importing.scans import LibraryScans
 from mamd.importing.worker import Importer
-from mamd.logs import Redactor
+from mamd.logs import Redactor, get_logger
 from mamd.notify.notifications import Notifications
 from mamd.probes import ServiceProbes
 from mamd.schedule import AlreadyRunning, JobFn, JobState, Scheduler, UnknownJob
 from mamd.store import Events, Inbox, JobRuns, Store
 from mamd.store.account import AccountHistory
 from mamd.store.candidates import Candidates
+from mamd.store.grabs import Grabs
 from mamd.store.guard import GuardRecords
 from mamd.store.library import LibraryItems
 from mamd.store.outbox import Outbox
@@ -39,7 +40,9 @@ from mamd.store.spends import Spends
 from mamd.store.torrents import Torrents
 from mamd.store.wanted import Wanted
 from mamd.systemd import Notifier
-from mamd.tasks import TaskOwner
+from mamd.tasks import Loops, TaskOwner
+
+log = get_logger(__name__)
 
 LIBRARY_PROBLEM = "audiobookshelf.library"
 
@@ -97,6 +100,7 @@ class Runtime:
         self.candidates = Candidates(self.store)
         self.guard = GuardRecords(self.store)
         self.spends = Spends(self.store)
+        self.grabs = Grabs(self.store, self.events)
         self.audiobookshelf: AudiobookshelfClient | None = None
         self.qbittorrent: QbittorrentClient | None = None
         self.mam: MamClient | None = None
@@ -111,6 +115,7 @@ class Runtime:
         self.events.subscribe(self.notifications)
         self.health.watch(self.notifications.problem_changed)
         self.tasks = TaskOwner()
+        self.loops = Loops(self.health, redact=self.redactor.text)
         self.started_at = clock.now()
         self.stopping = False
         self.counters: Counter[str] = Counter()
@@ -151,7 +156,7 @@ class Runtime:
             CookieStore(self.account.cookie_state, self.account.save_cookie_state),
             clock=self.clock,
             on_state=lambda state, error: self.health.service("mam", state, error),
-            on_cookie=self.redactor.add,
+            on_cookie=self.redactor.cookie,
             on_rejected=self._mam_session_rejected,
             redact=self.redactor.text,
             **options,
@@ -195,12 +200,26 @@ class Runtime:
         return library
 
     def request_job(self, name: str) -> bool:
-        """Run a job soon unless it is running already; False when it was not started."""
+        """Run a job soon, for mamd's own reasons, unless it is running already; False when not started."""
         try:
-            self.scheduler.run_now(name)
+            self.scheduler.run_now(name, by_hand=False)
         except (UnknownJob, AlreadyRunning):
             return False
         return True
+
+    async def config_changed(self, old: Config, new: Config) -> None:
+        """What a reload that changed something sets going: books whose grab failed for good and imports
+        that failed for good are tried again (the edit may be what they needed)."""
+        now = self.clock.now()
+        books = await self.wanted.retry_failed(now)
+        imports = 0
+        for torrent_hash in await self.torrents.failed_imports():
+            accepted = await self.inbox.add(torrent_hash, {}, "reload", now)
+            imports += not accepted.duplicate
+        if imports:
+            self.importer.wake()
+        if books or imports:
+            log.info("config.retrying_failed", books=books, imports=imports)
 
     def use_jobs(self, jobs: Mapping[str, JobFn]) -> None:
         """Register the jobs this build of mamd has (called once, before the scheduler starts)."""

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mamd import memory
+from mamd.backoff import Backoff
 from mamd.clients.errors import UpstreamError
 from mamd.clock import Clock, iso, sleep_or_wake
 from mamd.logs import get_logger
@@ -77,7 +79,8 @@ def next_due(job: str, interval: float, last: LastRun | None, started_at: float,
         return now + interval
     wait = interval
     if last.result == "error" and last.failures > 0:
-        wait = min(interval, RETRY_BASE_S * 2 ** min(last.failures - 1, 30))
+        # retried sooner, never later than the interval: a job that keeps failing still runs as often
+        wait = Backoff(min(RETRY_BASE_S, interval), interval).delay(last.failures)
     return last.started_at + wait + jitter(job, last.started_at, interval)
 
 
@@ -98,6 +101,7 @@ class JobContext:
     trigger: str
     clock: Clock
     state: JobState
+    by_hand: bool = False  # asked for by a person (`mamd run-job`, the API), not by mamd itself
 
     def progress(self, **values: Any) -> None:
         self.state.progress.update(values)
@@ -110,6 +114,7 @@ JobFn = Callable[[JobContext], Awaitable[Mapping[str, Any] | None]]
 class JobState:
     name: str
     running: bool = False
+    again: bool = False  # asked for while it ran: it runs once more when this run ends
     run_id: int | None = None  # the run going on now
     last_run_id: int | None = None  # the newest run, finished or not
     last_started_at: float | None = None
@@ -181,14 +186,26 @@ class Scheduler:
         self.refresh()
         self._wake.set()
 
-    def run_now(self, name: str) -> JobState:
+    def run_now(self, name: str, *, by_hand: bool = True) -> JobState:
+        """Run `name` now; `by_hand=False` when mamd asks for it itself (a sync that found changes)."""
         state = self.states.get(name)
         if state is None:
             raise UnknownJob(name)
         if state.running:
             raise AlreadyRunning(name)
-        self._start(name, "manual")
+        self._start(name, "manual", by_hand=by_hand)
         return state
+
+    def run_soon(self, name: str) -> None:
+        """Run `name` now, or, when it is running, once more as soon as that run ends (its result may
+        rest on what has just changed)."""
+        state = self.states.get(name)
+        if state is None:
+            raise UnknownJob(name)
+        if state.running:
+            state.again = True
+        else:
+            self._start(name, "manual")
 
     async def run_forever(self) -> None:
         while True:
@@ -208,13 +225,13 @@ class Scheduler:
             self._wake.clear()
             await sleep_or_wake(self._clock, max(0.01, min(waits)), self._wake)
 
-    def _start(self, name: str, trigger: str) -> None:
+    def _start(self, name: str, trigger: str, *, by_hand: bool = False) -> None:
         state = self.states[name]
         state.running, state.progress = True, {}
-        self._tasks.spawn(self._execute(name, trigger), name=f"job:{name}")
+        self._tasks.spawn(self._execute(name, trigger, by_hand), name=f"job:{name}")
         self._on_change()
 
-    async def _execute(self, name: str, trigger: str) -> None:
+    async def _execute(self, name: str, trigger: str, by_hand: bool = False) -> None:
         state = self.states[name]
         started = self._clock.now()
         try:
@@ -225,7 +242,7 @@ class Scheduler:
             log.error("job.not_started", job=name, reason=str(exc))
             return
         state.run_id, state.last_run_id, state.last_started_at = run_id, run_id, started
-        context = JobContext(name, run_id, trigger, self._clock, state)
+        context = JobContext(name, run_id, trigger, self._clock, state, by_hand)
         result, error, summary = "ok", None, {}
         try:
             summary = dict(await self.jobs[name](context) or {})
@@ -264,8 +281,14 @@ class Scheduler:
         state.failures = state.failures + 1 if result == "error" else 0
         self.counts[(state.name, result)] += 1
         state.running, state.run_id = False, None
+        # what the run read (a whole library, hundreds of torrents) goes back to the system, not just
+        # to the heap: months of runs must not leave the daemon's memory at its highest mark
+        await asyncio.to_thread(memory.release)
         line = {"job": state.name, "run": run_id, "trigger": trigger, "result": result}
         log.info("job.run", **{**summary, **line, "duration_s": round(finished - started, 3)})
+        if state.again and result != "interrupted":
+            state.again = False
+            self._start(state.name, "manual")
         self.wake()
         self._on_change()
 

@@ -21,6 +21,9 @@ class Notifier:
         if address.startswith("@") or (address and os.path.exists(address)):
             notifier = sdnotify.SystemdNotifier()
             if notifier.socket is not None:
+                # never wait on systemd: with its queue full a blocking send would stop the event loop,
+                # and with it the watchdog; a status line dropped then is overtaken by the next one
+                notifier.socket.setblocking(False)
                 self._notifier = notifier
         self.enabled = self._notifier is not None
         self.watchdog_interval = _watchdog_interval(os.environ) if self.enabled else None

@@ -21,6 +21,7 @@ from mamd.clients import audiobookshelf_wire as wire
 from mamd.clients.errors import NotFound, Unavailable
 from mamd.clients.upstream import RetryPolicy, Sleep, StateReport, Upstream
 from mamd.config.model import AudiobookshelfConfig
+from mamd.crashpoint import crashpoint
 from mamd.domain.library import Book, Library, ListedItem, SeriesEntry
 from mamd.domain.normalize import split_names
 
@@ -134,6 +135,7 @@ class AudiobookshelfClient:
         reply = await self._upstream.request(
             "POST", f"/api/libraries/{library_id}/scan", expect="none", ok=(200, 403)
         )
+        crashpoint("import.scan_requested")
         return reply.status != 403
 
     # -- items ----------------------------------------------------------------------------

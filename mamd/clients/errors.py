@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class UpstreamError(Exception):
     sent = True  # whether the request left mamd at all (False: refused before sending)
+    headers: Mapping[str, str] | None = None  # the answer's headers, when there was an answer
 
     def __init__(self, service: str, message: str, status: int | None = None) -> None:
         super().__init__(f"{service}: {message}")

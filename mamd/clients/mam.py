@@ -23,7 +23,7 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal
@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from mamd.backoff import Backoff
 from mamd.clients.errors import Rejected, Throttled, Unauthorized, Unavailable, UpstreamError
 from mamd.clients.mam_rows import LANGUAGE_IDS, parse_account, parse_row
 from mamd.clients.upstream import NO_RETRY, Reply, RetryPolicy, StateReport, Upstream, retry_after_seconds
@@ -45,8 +46,8 @@ SEARCH_PATH = "/tor/js/loadSearchJSONbasic.php"
 NOTHING = "Nothing returned, out of"
 FAILURES_BEFORE_PAUSE = 5
 LONGEST_WAIT_S = 120.0  # a longer wait for MAM's permission is not slept through: the request fails
-RETRY = RetryPolicy(attempts=2, base_s=5.0, max_s=30.0, max_retry_after_s=LONGEST_WAIT_S)
-PAUSE_S = (300.0, 600.0, 1200.0, 2400.0, 3600.0)
+RETRY = Backoff(first_s=5.0, max_s=30.0, give_up_after=2, jitter=0.5)  # tries of one request in all
+PAUSE = Backoff(first_s=300.0, max_s=3600.0)  # MAM traffic stops this long after repeated failures
 STORE_PATH = "/json/bonusBuy.php/"
 SEEDBOX_PATH = "/json/dynamicSeedbox.php"
 WWW_URL = "https://www.myanonamouse.net"  # the store answers only here
@@ -237,7 +238,7 @@ class MamClient:
                 service=SERVICE,
                 base_url=base_url,
                 timeout_s=timeout_s,
-                retry=RETRY,
+                retry=NO_RETRY,
                 sleep=clock.sleep,
                 on_state=on_state,
                 explain_unauthorized=explain_unauthorized,
@@ -263,8 +264,8 @@ class MamClient:
             await self._cookies.save(self._state)
         return str(self._state["current"])
 
-    async def _rotate(self, reply: Reply) -> None:
-        value = new_cookie(reply.headers)
+    async def _rotate(self, headers: Any) -> None:
+        value = new_cookie(headers)
         if value is None or self._state is None or value == self._state.get("current"):
             return
         self._on_cookie(value)  # known to the redactor before anything could log it
@@ -292,7 +293,9 @@ class MamClient:
     ) -> Reply:
         """One request to MAM, in its turn, with the current cookie; failures as `errors` kinds.
 
-        - `retry=False` sends it exactly once (`NO_RETRY`): for requests that must not happen twice.
+        - `retry=False` sends it exactly once: for requests that must not happen twice. Otherwise a
+          request that found MAM unavailable or busy is tried again (`RETRY`), in its turn and with the
+          cookie the failed answer may have rotated to.
         - `upstream`: another of MAM's hosts (the store's, the seedbox's); the main one by default.
         - `stamp` adds `_=<epoch ms>`, the cache-buster MAM's pages send, taken when the request is sent.
         - `answers`: statuses besides 200 whose JSON object body is an answer, not a failure; without
@@ -303,52 +306,101 @@ class MamClient:
           what mends a session MAM refused because the IP changed).
         """
         lock = self._locks.setdefault(kind, asyncio.Lock())
+
+        async def one_try(cookie: str) -> Reply:
+            sent_params = {**(params or {}), "_": self._stamp()} if stamp else params
+            return await (upstream or self._upstream).request(
+                method,
+                path,
+                params=sent_params,
+                data=data,
+                headers={"Cookie": f"mam_id={cookie}", **(headers or {})},
+                expect="bytes",
+                ok=(200, *answers),
+                retry=NO_RETRY,  # retried here, where the next try can carry a rotated cookie
+            )
+
         async with lock:
             spacing = self._spacing if self._spacing is not None else self._settings().search_interval.seconds
-            self._check_may_send(await self.cookie(), despite_refusal)
-            await self._wait_turn(kind, spacing)
-            # one request in flight at a time: each carries the cookie the previous answer rotated to
-            async with self._sending:
-                cookie = await self.cookie()
-                self._check_may_send(cookie, despite_refusal)
-                self._last[kind] = self._clock.now()
-                self.requests.append((kind, self._last[kind]))
-                del self.requests[:-1000]
-                if stamp:
-                    params = {**(params or {}), "_": self._stamp()}
+            policy = RetryPolicy(RETRY if retry else NO_RETRY.backoff, LONGEST_WAIT_S, min_wait_s=spacing)
+            failures = 0
+            while True:
+                self._check_may_send(await self.cookie(), despite_refusal)
+                await self._wait_turn(kind, spacing)
                 try:
-                    reply = await (upstream or self._upstream).request(
-                        method,
-                        path,
-                        params=params,
-                        data=data,
-                        headers={"Cookie": f"mam_id={cookie}", **(headers or {})},
-                        expect="bytes",
-                        ok=(200, *answers),
-                        # a retry is spaced like any request; a request that must not repeat is sent once
-                        retry=replace(RETRY, min_wait_s=spacing) if retry else NO_RETRY,
-                    )
-                    self._last[kind] = self._clock.now()
-                    await self._rotate(reply)
-                    if reply.status != 200:
-                        self._check_answer(reply, method, path)
-                    self._check_logged_in(reply, expect)
-                    reason = refused_by(reply) if refused_by is not None else None
-                    if reason is not None:
-                        self._on_state("unauthorized", reason)
-                        await self._refused(cookie, Unauthorized(SERVICE, reason), dead=True)
+                    reply = await self._send(kind, one_try, despite_refusal)
                 except Unauthorized as exc:
-                    await self._refused(cookie, exc)
+                    await self._refused(exc)
                     raise
-                except Throttled as exc:
-                    self._last[kind] = self._clock.now()
-                    self._not_before[kind] = (self._last[kind], exc.retry_after or 0.0)
-                    raise
-                except Unavailable:
-                    self._last[kind] = self._clock.now()
-                    self._failed()
-                    raise
-        self._failures = 0
+                except (Throttled, Unavailable) as exc:
+                    if isinstance(exc, Throttled):
+                        self._not_before[kind] = (self._last[kind], exc.retry_after or 0.0)
+                    if await self._gives_up(policy, failures := failures + 1, exc):
+                        raise
+                    continue
+                await self._check_reply(kind, reply, method, path, expect, refused_by)
+                self._failures = 0
+                return reply
+
+    async def _check_reply(
+        self,
+        kind: str,
+        reply: Reply,
+        method: str,
+        path: str,
+        expect: str,
+        refused_by: Callable[[Reply], str | None] | None,
+    ) -> None:
+        """What an answer that arrived says: a refusal, a pause, or something unreadable (not retried)."""
+        try:
+            if reply.status != 200:
+                self._check_answer(reply, method, path)
+            self._check_logged_in(reply, expect)
+            reason = refused_by(reply) if refused_by is not None else None
+            if reason is not None:
+                self._on_state("unauthorized", reason)
+                await self._refused(Unauthorized(SERVICE, reason), dead=True)
+        except Unauthorized as exc:
+            await self._refused(exc)
+            raise
+        except Throttled as exc:
+            self._not_before[kind] = (self._last[kind], exc.retry_after or 0.0)
+            raise
+        except Unavailable:
+            self._failed()
+            raise
+
+    async def _gives_up(self, policy: RetryPolicy, failures: int, exc: UpstreamError) -> bool:
+        """After a failed try: True when it is the last (a failure that opens the circuit counts), else
+        the wait before the next one has passed."""
+        wait = policy.wait(failures, exc) if exc.sent else None
+        if wait is None:
+            if isinstance(exc, Unavailable) and exc.sent:
+                self._failed()
+            return True
+        await self._clock.sleep(wait)
+        return False
+
+    async def _send(
+        self, kind: str, one_try: Callable[[str], Awaitable[Reply]], despite_refusal: bool
+    ) -> Reply:
+        """One try, one request in flight at a time: each carries the cookie the previous answer rotated to,
+        and every answer's new cookie, an error answer's too, is saved before the next request."""
+        async with self._sending:
+            cookie = await self.cookie()
+            self._check_may_send(cookie, despite_refusal)
+            self._last[kind] = self._clock.now()
+            self.requests.append((kind, self._last[kind]))
+            del self.requests[:-1000]
+            try:
+                reply = await one_try(cookie)
+            except UpstreamError as exc:
+                self._last[kind] = self._clock.now()
+                if exc.headers is not None:
+                    await self._rotate(exc.headers)
+                raise
+            self._last[kind] = self._clock.now()
+            await self._rotate(reply.headers)
         return reply
 
     def _stamp(self) -> str:
@@ -403,25 +455,31 @@ class MamClient:
             await self._clock.sleep(turn - now)
 
     def _check_logged_in(self, reply: Reply, expect: str) -> None:
+        """An empty body, or MAM's login page where JSON or a `.torrent` was expected, means the session is
+        gone. Only a body that is not what was asked for is read for it: a search result or a `.torrent`
+        may well hold "not logged in" or "<html" in a title or a file name."""
         body = reply.body.lstrip()
-        head = body[:2000].lower()
-        if not body or b"<html" in head or b"not logged in" in head:
-            # an empty body or the login page is how MAM says the session is gone
-            self._on_state("unauthorized", "MAM answered with its login page")
-            raise Unauthorized(
-                SERVICE,
-                "MAM answered with its login page or nothing: the session (mam.session) is no longer valid; "
-                "create a new one under Preferences → Security",
-            )
-        if expect == "json":
+        if expect == "json" and body:
             try:
                 reply.data = json.loads(body)
+                return
             except ValueError as exc:
-                raise Unavailable(
-                    SERVICE, f"MAM answered with something that is not JSON: {body[:60]!r}"
-                ) from exc
+                if not _login_page(reply, body):
+                    raise Unavailable(
+                        SERVICE, f"MAM answered with something that is not JSON: {body[:60]!r}"
+                    ) from exc
+        elif body and (body.startswith(b"d") or not _login_page(reply, body)):
+            return  # a .torrent is a bencoded dictionary; anything else is judged by the caller
+        self._on_state("unauthorized", "MAM answered with its login page")
+        raise Unauthorized(
+            SERVICE,
+            "MAM answered with its login page or nothing: the session (mam.session) is no longer valid; "
+            "create a new one under Preferences → Security",
+        )
 
-    async def _refused(self, cookie: str, exc: UpstreamError, dead: bool = False) -> None:
+    async def _refused(self, exc: UpstreamError, dead: bool = False) -> None:
+        # the value held now is the one refused, even when the refusing answer rotated it
+        cookie = str(self._state["current"]) if self._state else await self.cookie()
         first = self._rejected != cookie
         self._dead_cookie = dead or (self._dead_cookie and not first)
         self._rejected = cookie
@@ -431,8 +489,8 @@ class MamClient:
     def _failed(self) -> None:
         self._failures += 1
         if self._failures >= FAILURES_BEFORE_PAUSE:
-            step = min(self._failures - FAILURES_BEFORE_PAUSE, len(PAUSE_S) - 1)
-            self._paused = (self._clock.now(), PAUSE_S[step])
+            pause = PAUSE.delay(self._failures - FAILURES_BEFORE_PAUSE + 1)
+            self._paused = (self._clock.now(), pause)
 
     # -- search ----------------------------------------------------------------------------
 
@@ -447,9 +505,11 @@ class MamClient:
         start: int = 0,
         perpage: int = 100,
         description: bool = True,
+        torrent_id: int = 0,
     ) -> SearchPage:
-        """One page of audiobook search results (main category 13). With `description`, each row carries
-        the uploader's description, where an abridged edition MAM did not flag may be said."""
+        """One page of audiobook search results (main category 13); `torrent_id` looks up one torrent.
+        With `description`, each row carries the uploader's description, where an abridged edition MAM
+        did not flag may be said."""
         ids = sorted({LANGUAGE_IDS[c] for c in (x.upper() for x in languages) if c in LANGUAGE_IDS})
         body = {
             "tor": {
@@ -467,7 +527,7 @@ class MamClient:
                 "hash": "",
                 "sortType": sort,
                 "startNumber": str(start),  # a string, not a number
-                "id": 0,
+                "id": torrent_id,
             },
             "perpage": perpage,  # at the top level: inside `tor` MAM ignores it
             "isbn": True,
@@ -496,6 +556,11 @@ class MamClient:
             len(rows),
             len(rows) - len(releases),
         )
+
+    async def release(self, mam_id: int) -> Release | None:
+        """One torrent as MAM shows it now (whether this account snatched it, whether it is free for it)."""
+        page = await self.search("", active_only=False, torrent_id=mam_id, perpage=5)  # MAM's least is 5
+        return next((release for release in page.releases if release.id == mam_id), None)
 
     async def pages(
         self, text: str, *, pages: int = 3, perpage: int = 100, **options: Any
@@ -610,6 +675,12 @@ class MamClient:
             self._rejected = None
             self._on_state("ok", None)
         return answer
+
+
+def _login_page(reply: Reply, body: bytes) -> bool:
+    """Whether an answer that is not the JSON or `.torrent` asked for is a web page: MAM's login page."""
+    kind = str(reply.headers.get("Content-Type", "")).lower()
+    return "html" in kind or body.startswith(b"<") or b"not logged in" in body[:2000].lower()
 
 
 def _points(value: Any) -> float | None:

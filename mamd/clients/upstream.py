@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from mamd.backoff import Backoff
 from mamd.clients.errors import NotFound, Rejected, Throttled, Unauthorized, Unavailable, UpstreamError
 
 ServiceState = Literal["ok", "down", "unauthorized", "throttled"]
@@ -27,21 +28,31 @@ Sleep = Callable[[float], Awaitable[None]]
 Expect = Literal["json", "bytes", "text", "none"]
 
 
+REQUEST_BACKOFF = Backoff(first_s=0.5, max_s=8.0, give_up_after=3, jitter=0.5)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 3  # tries in all, the first included
-    base_s: float = 0.5  # wait before the second try; doubles each time …
-    max_s: float = 8.0  # … up to this
+    """How one request is retried: `backoff.give_up_after` is the number of tries in all."""
+
+    backoff: Backoff = REQUEST_BACKOFF
     max_retry_after_s: float = 60.0  # a longer Retry-After is not waited out here: the caller reschedules
     min_wait_s: float = 0.0  # never retry sooner than this (a service's own request spacing)
 
-    def backoff(self, attempt: int) -> float:
-        """Seconds before try number `attempt + 1`, with jitter so clients do not retry in step."""
-        delay: float = min(self.max_s, self.base_s * 2 ** (attempt - 1))
-        return delay * (0.5 + random.random() / 2)
+    def wait(self, failures: int, exc: UpstreamError) -> float | None:
+        """Seconds before the next try after `failures` failed tries ending in `exc`; None: no more tries."""
+        if not isinstance(exc, Unavailable | Throttled) or self.backoff.gives_up(failures):
+            return None
+        # random jitter, so clients that failed together do not retry together
+        delay = self.backoff.delay(failures, random.random())
+        if isinstance(exc, Throttled):
+            if exc.retry_after is not None and exc.retry_after > self.max_retry_after_s:
+                return None
+            return max(exc.retry_after or 0.0, delay, self.min_wait_s)
+        return max(delay, self.min_wait_s)
 
 
-NO_RETRY = RetryPolicy(attempts=1)
+NO_RETRY = RetryPolicy(Backoff(0.0, 0.0, give_up_after=1))
 
 
 @dataclass
@@ -86,27 +97,15 @@ class Upstream:
             attempt += 1
             try:
                 reply = await self._once(method, path, params, json_body, data, expect, ok, headers)
-            except (Unavailable, Throttled) as exc:
-                wait = self._wait_before_retry(exc, attempt, policy)
+            except UpstreamError as exc:
+                wait = policy.wait(attempt, exc)
                 if wait is None:
                     self._report(exc)
                     raise
                 await self.sleep(wait)
                 continue
-            except UpstreamError as exc:
-                self._report(exc)
-                raise
             self.on_state("ok", None)
             return reply
-
-    def _wait_before_retry(self, exc: UpstreamError, attempt: int, policy: RetryPolicy) -> float | None:
-        if attempt >= policy.attempts:
-            return None
-        if isinstance(exc, Throttled):
-            if exc.retry_after is not None and exc.retry_after > policy.max_retry_after_s:
-                return None
-            return max(exc.retry_after or 0.0, policy.backoff(attempt), policy.min_wait_s)
-        return max(policy.backoff(attempt), policy.min_wait_s)
 
     def _report(self, exc: UpstreamError) -> None:
         if isinstance(exc, Unauthorized):
@@ -148,7 +147,10 @@ class Upstream:
         except aiohttp.ClientError as exc:
             raise Unavailable(self.service, f"{method} {path} failed: {type(exc).__name__} {exc}") from exc
         if status not in ok:
-            raise self._status_error(status, response_headers, body, method, path, time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            error = self._status_error(status, response_headers, body, method, path, elapsed)
+            error.headers = response_headers  # an error answer can still carry something (MAM's new cookie)
+            raise error
         reply = Reply(status, response_headers, body)
         if expect == "json":
             reply.data = self._decode(body, method, path)

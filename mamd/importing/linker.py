@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from mamd.crashpoint import crashpoint
 from mamd.importing.plan import ImportPlan
 from mamd.importing.probe import link_problem
 
@@ -87,8 +88,10 @@ def link_book(
             _same_inode_or_refuse(source, target, method)
         if metadata is not None and not (temp / "metadata.json").exists():
             _write_new(temp / "metadata.json", json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
+        crashpoint("import.linked")
         os.rename(temp, final)
         _sync_folder(final.parent)
+        crashpoint("import.renamed")
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         for folder in reversed(created):

@@ -7,12 +7,13 @@ import by its folder in the items list, newest first, whatever its place there.
 
 Finding a book does not depend on the scan request: a key whose user is not an admin may not start
 scans (403), but Audiobookshelf's own folder watcher adds the book about 13 s later, and the rounds
-find it then. A book found is owned at once: its metadata is stored with the library and `discover`
+find it then. A book found is imported and owned at once: its book is marked imported in the
+transaction that records the confirmation, its metadata is stored with the library and `discover`
 runs, so nothing wants it any more. A book not found is looked for again after a growing delay
-(`confirm_delay`); after the last round the import is marked as not in the library, with the reason,
-in `/status`, and only something new takes it up again: a hook for it, a reload, or a
-`mamd run-job library_sync`. While Audiobookshelf is down the rounds wait on a short backoff and count
-for nothing.
+(`CONFIRM`, the daemon's one backoff policy); after the last round the import is marked as not in the
+library, with the reason, in `/status`, and only something new takes it up again: a hook for it, a
+reload, or a `mamd run-job library_sync`. While Audiobookshelf is down the rounds wait on a short
+backoff (`OUTAGE`) and count for nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mamd.backoff import Backoff
 from mamd.clients.errors import NotFound, Throttled, Unauthorized, Unavailable
 from mamd.clock import sleep_or_wake
 from mamd.domain.library import ListedItem
@@ -35,31 +37,19 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-CONFIRM_BASE_S = 5.0  # the first round that misses a book is followed by another this soon …
-CONFIRM_MAX_S = 300.0  # … the delay doubles up to this …
-CONFIRM_ROUNDS = 8  # … and after this many rounds (about 15 minutes) mamd stops asking
+CONFIRM_ROUNDS = 8  # after this many rounds that miss a book (about 15 minutes) mamd stops asking
+# the first round that misses a book is followed by another 5 s later, the delay doubling up to 5 min
+CONFIRM = Backoff(first_s=5.0, max_s=300.0, give_up_after=CONFIRM_ROUNDS)
 SCAN_WAIT_S = 120.0  # longest wait for a requested scan to end before looking anyway
 POLL_FIRST_S = 0.1  # `lastScan` is polled quickly at first (an incremental scan takes half a second) …
 POLL_MAX_S = 2.0  # … then more slowly
 OUTAGE_MAX_S = 60.0  # while Audiobookshelf is down, rounds are retried at most this far apart
+OUTAGE = Backoff(first_s=1.0, max_s=OUTAGE_MAX_S)
 IDLE_S = 3600.0  # nothing waits: look again this often anyway (a wake comes sooner)
 PAGE = 200
 LOOK_BACK_S = 3600.0  # items added up to this long before an import are still looked through
 SCAN_PROBLEM = "audiobookshelf.scan"
 FAILED_PROBLEM = "imports.not_in_library"
-
-
-def confirm_delay(rounds: int) -> float | None:
-    """Seconds from round number `rounds` (1 is the first) that did not find a book to the next round;
-    None when mamd gives up."""
-    if rounds >= CONFIRM_ROUNDS:
-        return None
-    return float(min(CONFIRM_MAX_S, CONFIRM_BASE_S * 2 ** (rounds - 1)))
-
-
-def outage_delay(failures: int) -> float:
-    """Seconds before the next round after `failures` rounds in a row found Audiobookshelf down."""
-    return float(min(OUTAGE_MAX_S, 2 ** min(failures - 1, 8)))
 
 
 def poll_delay(elapsed: float) -> float:
@@ -114,7 +104,7 @@ class LibraryScans:
                 continue
             except (Unavailable, Throttled) as exc:
                 outages += 1
-                wait, reason = outage_delay(outages), exc.message
+                wait, reason = OUTAGE.delay(outages), exc.message
             except (Unauthorized, NotFound) as exc:
                 # the service state or the library problem says so; a reload or a probe wakes this
                 wait, reason = OUTAGE_MAX_S, exc.message
@@ -200,7 +190,8 @@ class LibraryScans:
             page += 1
 
     async def _confirmed(self, records: Sequence[TorrentRecord], items: Sequence[ListedItem]) -> None:
-        """In the library: owned at once (stored with the library, `discover` runs), and said so."""
+        """In the library: its book imported (with the confirmation, in one transaction), owned at once
+        (stored with the library, `discover` runs), and said so."""
         runtime = self._runtime
         books = await runtime.require_audiobookshelf().books([item.id for item in items])
         now = runtime.clock.now()
@@ -209,10 +200,6 @@ class LibraryScans:
         runtime.request_job("discover")
         for record in records:
             label = record.meta.label if record.meta else record.name
-            if record.wanted_id is not None:
-                await runtime.wanted.set_state(
-                    record.wanted_id, "imported", f"in the library at {record.import_path}", now
-                )
             await runtime.events.add(
                 now,
                 "import.done",
@@ -228,9 +215,9 @@ class LibraryScans:
         runtime = self._runtime
         now = runtime.clock.now()
         rounds = record.scan_attempts + 1
-        delay = confirm_delay(rounds)
-        if delay is not None:
-            await runtime.torrents.scan_missed(record.hash, now + delay)
+        next_at = CONFIRM.next_try(rounds, now)
+        if next_at is not None:
+            await runtime.torrents.scan_missed(record.hash, next_at)
             return
         why = (
             f"Audiobookshelf did not list {record.import_path} after {rounds} scans of the library "

@@ -3,7 +3,9 @@
 The hook's payload is never trusted: the torrent is read again from qBittorrent. Torrents
 outside mamd's category and tags are recorded as ignored; incomplete ones are tried again
 with backoff; an import that cannot be done now (qBittorrent or the library unavailable)
-waits in the durable inbox, across restarts, until it can.
+waits in the durable inbox, across restarts, until it can. One that keeps failing is tried
+for about four hours, then ends `failed` with its reason, its book too, until something
+changes: a new hook, a reload, `mamd run-job reconcile`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mamd.backoff import Backoff
 from mamd.clients.errors import UpstreamError
 from mamd.clients.qbittorrent import Torrent, TorrentFile
 from mamd.clock import sleep_or_wake
+from mamd.crashpoint import crashpoint
 from mamd.domain.book import BookMeta, abs_metadata, merge
 from mamd.domain.discovery import ManualEntry, manual_wants
 from mamd.domain.torrent_name import identify, meta_from_name
@@ -24,8 +28,9 @@ from mamd.importing.plan import plan_import
 from mamd.importing.tags import meta_from_tags
 from mamd.logs import get_logger
 from mamd.store import InboxEntry, StoreError
-from mamd.store.torrents import TorrentRecord
-from mamd.store.wanted import OPEN_STATES
+from mamd.store.inbox import close_entry
+from mamd.store.torrents import TorrentRecord, record_import
+from mamd.store.wanted import OPEN_STATES, set_state
 
 if TYPE_CHECKING:
     from mamd.runtime import Runtime
@@ -34,14 +39,13 @@ log = get_logger(__name__)
 
 BATCH = 50
 CONCURRENT_IMPORTS = 4
-RETRY_BASE_S = 5.0
-RETRY_MAX_S = 600.0
+# an import that keeps failing is tried for about four hours, then `failed` with its reason until
+# something changes (a new hook, a reload, `mamd run-job reconcile`)
+RETRY = Backoff(first_s=5.0, max_s=600.0, give_up_after=30)
+OUTAGE = Backoff(first_s=5.0, max_s=600.0)  # qBittorrent away: every entry waits for it together
+PREPARE = Backoff(first_s=5.0, max_s=600.0, give_up_after=10)  # then the reconcile job sees to it
 INCOMPLETE_TRIES = 12  # then the reconcile job takes over once the torrent completes
 IDLE_WAKE_S = 60.0
-
-
-def backoff(attempts: int) -> float:
-    return float(min(RETRY_MAX_S, RETRY_BASE_S * 2 ** min(attempts, 16)))
 
 
 class Importer:
@@ -53,6 +57,7 @@ class Importer:
         self._paused_until = 0.0
         self._outages = 0
         self._lookup = asyncio.Lock()  # qBittorrent answers one call at a time anyway
+        self._prepared: tuple[str, str, str, tuple[str, ...]] | None = None  # settings made sure of
 
     def wake(self) -> None:
         self._wake.set()
@@ -63,25 +68,43 @@ class Importer:
         self._wake.set()
 
     async def prepare(self) -> None:
-        """Make sure qBittorrent has mamd's category and tags, trying until it answers."""
+        """Make sure qBittorrent has mamd's category and tags, trying for a while (`PREPARE`); the
+        reconcile job makes sure of them until it succeeds. In dry run nothing is created."""
         runtime = self._runtime
         settings = runtime.config.qbittorrent
-        attempt = 0
+        if runtime.config.dry_run:
+            log.info("qbittorrent.not_prepared", reason="dry run: nothing is changed in qBittorrent")
+            return
+        failures = 0
         while True:
             try:
-                created = await runtime.require_qbittorrent().ensure_category(
-                    settings.category, settings.save_path
-                )
-                await runtime.require_qbittorrent().ensure_tags(settings.tags)
+                created = await self.ensure_prepared()
             except UpstreamError as exc:
-                attempt += 1
-                log.info("qbittorrent.not_prepared", reason=exc.message, retry_in_s=backoff(attempt))
-                await runtime.clock.sleep(backoff(attempt))
+                failures += 1
+                wait = PREPARE.next_try(failures, 0.0)
+                log.info("qbittorrent.not_prepared", reason=exc.message, retry_in_s=wait)
+                if wait is None:
+                    return  # the reconcile job asks again when it runs
+                await runtime.clock.sleep(wait)
                 continue
             log.info(
                 "qbittorrent.prepared", category=settings.category, created=created, tags=list(settings.tags)
             )
             return
+
+    async def ensure_prepared(self) -> bool:
+        """Create mamd's category and tags in qBittorrent unless that was done for these settings already
+        (qBittorrent keeps them: asking again at every reconcile would be two requests for nothing);
+        True when the category was created."""
+        settings = self._runtime.config.qbittorrent
+        key = (settings.url, settings.category, settings.save_path, settings.tags)
+        if self._prepared == key:
+            return False
+        client = self._runtime.require_qbittorrent()
+        created = await client.ensure_category(settings.category, settings.save_path)
+        await client.ensure_tags(settings.tags)
+        self._prepared = key
+        return created
 
     async def run_forever(self) -> None:
         clock = self._runtime.clock
@@ -117,22 +140,51 @@ class Importer:
     async def _guarded(self, entry: InboxEntry) -> None:
         async with self._slots:
             try:
-                await self._process(entry)
-            except StoreError as exc:
+                try:
+                    await self._process(entry)
+                except StoreError:
+                    raise
+                except Exception as exc:  # one odd torrent must not stop the others
+                    log.exception("import.crashed", hash=entry.hash)
+                    await self._retry(entry, f"unexpected {type(exc).__name__}: {exc}")
+            except StoreError as exc:  # the database failed, perhaps while saying the above
                 log.error("import.not_recorded", hash=entry.hash, reason=str(exc))
-            except Exception as exc:  # one odd torrent must not stop the others
-                log.exception("import.crashed", hash=entry.hash)
-                await self._retry(entry, f"unexpected {type(exc).__name__}: {exc}")
 
-    async def _retry(self, entry: InboxEntry, why: str) -> None:
-        at = self._runtime.clock.now() + backoff(entry.attempts)
+    async def _retry(self, entry: InboxEntry, why: str, *, blame_torrent: bool = True) -> None:
+        """Try the entry again later (`RETRY`), or, after its last try, fail it with `why`.
+
+        `blame_torrent=False` when qBittorrent could not be asked: the entry ends, but the torrent
+        does not, so the reconcile job queues it again once qBittorrent answers."""
+        now = self._runtime.clock.now()
+        failures = entry.attempts + 1
+        at = RETRY.next_try(failures, now)
+        if at is None:
+            await self._fail(entry, f"{why} (tried {failures} times)", blame_torrent=blame_torrent)
+            return
         await self._runtime.inbox.retry(entry.id, at, why)
-        log.info(
-            "import.later",
-            hash=entry.hash,
-            why=why,
-            attempts=entry.attempts + 1,
-            retry_in_s=round(at - self._runtime.clock.now()),
+        log.info("import.later", hash=entry.hash, why=why, attempts=failures, retry_in_s=round(at - now))
+
+    async def _fail(
+        self, entry: InboxEntry, why: str, *, blame_torrent: bool = True, book: BookMeta | None = None
+    ) -> None:
+        """The entry ends `failed`; unless the fault lies elsewhere, so do the torrent and its book."""
+        runtime = self._runtime
+        now = runtime.clock.now()
+        await runtime.inbox.finish(entry.id, "failed", now, why)
+        log.warning("import.failed", hash=entry.hash, reason=why)
+        if not blame_torrent:
+            return
+        await runtime.torrents.failed(entry.hash, why)
+        record = await runtime.torrents.get(entry.hash)
+        if book is None and record is not None:
+            book = record.meta
+        if record is not None and record.wanted_id is not None:
+            await runtime.wanted.set_state(record.wanted_id, "failed", f"import failed: {why}", now)
+        # the book's card names it in a notification; without one, the torrent's name does
+        named = {"book": book.card()} if book is not None else {"name": record.name if record else entry.hash}
+        label = book.label if book is not None else entry.hash
+        await runtime.events.add(
+            now, "import.failed", f"cannot import {label}: {why}", f"torrent:{entry.hash}", **named
         )
 
     async def _process(self, entry: InboxEntry) -> None:
@@ -146,10 +198,11 @@ class Importer:
                 torrent = await client.torrent(entry.hash)
             except UpstreamError as exc:
                 self._outages += 1
-                self._paused_until = runtime.clock.now() + backoff(self._outages - 1)
-                await self._retry(entry, exc.message)
+                self._paused_until = runtime.clock.now() + OUTAGE.delay(self._outages)
+                await self._retry(entry, exc.message, blame_torrent=False)
                 return
             self._outages = 0
+        crashpoint("import.torrent_read")
         now = runtime.clock.now()
         if torrent is None:
             await runtime.inbox.finish(entry.id, "ignored", now, "qBittorrent does not know this torrent")
@@ -182,7 +235,7 @@ class Importer:
         try:
             files = await client.files(entry.hash)
         except UpstreamError as exc:
-            await self._retry(entry, exc.message)
+            await self._retry(entry, exc.message, blame_torrent=False)
             return
         await self._import(entry, torrent, files, record, started)
 
@@ -235,10 +288,22 @@ class Importer:
             await self._refused(entry, book, exc)
             return
         now = runtime.clock.now()
-        await runtime.torrents.imported(entry.hash, book, str(plan.folder), now)
-        await runtime.inbox.finish(entry.id, "done", now, None)
-        if record is not None and record.wanted_id is not None:
-            await runtime.wanted.set_state(record.wanted_id, "importing", f"linked into {plan.folder}", now)
+        verb = "found already in place" if result.outcome == "already" else f"{config.import_.method}ed"
+        async with runtime.store.transaction() as db:  # the import, its entry, its book and its event at once
+            await record_import(db, entry.hash, book, str(plan.folder), now)
+            await close_entry(db, entry.id, "done", now)
+            if record is not None and record.wanted_id is not None:
+                await set_state(db, record.wanted_id, "importing", f"linked into {plan.folder}", now)
+            await runtime.events.insert(
+                db,
+                now,
+                "import.linked",
+                f"imported {book.label} into {plan.folder} ({result.files} files {verb})",
+                f"torrent:{entry.hash}",
+                folder=str(plan.folder),
+                metadata_from=book.source,
+                book=book.card(),
+            )
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         log.info(
             "import.linked",
@@ -248,16 +313,6 @@ class Importer:
             outcome=result.outcome,
             metadata_from=book.source,
             ms=elapsed_ms,
-        )
-        verb = "found already in place" if result.outcome == "already" else f"{config.import_.method}ed"
-        await runtime.events.add(
-            now,
-            "import.linked",
-            f"imported {book.label} into {plan.folder} ({result.files} files {verb})",
-            f"torrent:{entry.hash}",
-            folder=str(plan.folder),
-            metadata_from=book.source,
-            book=book.card(),
         )
         runtime.scans.request()
 
@@ -270,10 +325,7 @@ class Importer:
                 await runtime.events.add(now, "import.blocked", message, f"torrent:{entry.hash}")
             await self._retry(entry, str(refusal))
             return
-        await runtime.inbox.finish(entry.id, "failed", now, str(refusal))
-        await runtime.torrents.failed(entry.hash, str(refusal))
-        await runtime.events.add(now, "import.failed", message, f"torrent:{entry.hash}", book=book.card())
-        log.warning("import.failed", hash=entry.hash, reason=str(refusal))
+        await self._fail(entry, str(refusal), book=book)
 
     async def _book(
         self, record: TorrentRecord | None, torrent: Torrent, files: list[TorrentFile]

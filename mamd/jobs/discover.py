@@ -7,6 +7,8 @@ search intents for the search job.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,12 +30,15 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     await _library_read(runtime)
     books = await runtime.library.books()
     context.progress(phase="deciding", books=len(books))
-    found = discover(
-        books,
-        series_gaps_wanted=settings.series_gaps,
-        include_novellas=settings.include_novellas,
-        manual=[ManualEntry(m.title, m.author, m.series, m.position) for m in settings.manual],
-        ignore=settings.ignore,
+    found = await asyncio.to_thread(  # the whole library: seconds of work, off the event loop
+        functools.partial(
+            discover,
+            books,
+            series_gaps_wanted=settings.series_gaps,
+            include_novellas=settings.include_novellas,
+            manual=[ManualEntry(m.title, m.author, m.series, m.position) for m in settings.manual],
+            ignore=settings.ignore,
+        )
     )
     existing = {book.key: book for book in await runtime.wanted.all()}
     owned = found.index

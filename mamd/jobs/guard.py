@@ -8,12 +8,13 @@ user stopped is left alone. qBittorrent refusing either is retried at the next a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mamd.clients.errors import UpstreamError
 from mamd.clients.qbittorrent import Torrent
 from mamd.config import Config
+from mamd.crashpoint import crashpoint
 from mamd.domain.guard import Verdict, assess
 from mamd.domain.seeding import may_stop
 from mamd.jobs.torrents import mamds_torrents, seed_view
@@ -59,9 +60,14 @@ async def apply(runtime: Runtime, found: Verdict, now: float) -> Mapping[str, An
     elif found.reasons != state.reasons:
         await runtime.guard.set_state(found.level, found.reasons, state.since or now, now)
     verb = "stop" if found.pause_downloads else "start"
+    done: dict[str, Any]
     try:
-        if found.pause_downloads:
-            done: dict[str, Any] = {"guard": found.level, "stopped": await _stop_downloads(runtime, now)}
+        if runtime.config.dry_run:  # nothing changes in qBittorrent: what would have is said once
+            done = {"guard": found.level}
+            if found.pause_downloads and found.level != state.level:
+                done["would_stop"] = await _would_stop(runtime, now)
+        elif found.pause_downloads:
+            done = {"guard": found.level, "stopped": await _stop_downloads(runtime, now)}
         else:
             done = {"guard": found.level, "resumed": await _resume(runtime, now)}
     except UpstreamError as exc:  # qBittorrent did not even list the torrents
@@ -84,21 +90,23 @@ async def apply(runtime: Runtime, found: Verdict, now: float) -> Mapping[str, An
 async def _stop_downloads(runtime: Runtime, now: float) -> int:
     torrents = await mamds_torrents(runtime)
     remembered = {entry.hash: entry.last_error for entry in await runtime.guard.stopped()}
-    await _release_finished(runtime, torrents, remembered, now)
+    await _release_finished(runtime, await _by_hash(runtime, remembered), remembered, now)
     chosen = [t for t in torrents.values() if may_stop(seed_view(t))]
     new = [t for t in chosen if t.hash not in remembered]
     if not chosen:
         return 0
     await runtime.guard.add_stopped([(t.hash, t.name) for t in new], now)  # remembered before the request
+    crashpoint("guard.stop_recorded")
     hashes = [t.hash for t in chosen]
     try:
         await runtime.require_qbittorrent().stop(hashes)
     except UpstreamError as exc:
         await _refused(runtime, "stop", hashes, remembered, exc, now)
         return 0
+    crashpoint("guard.stopped")
     await runtime.guard.stopped_error(hashes, None)
     # one may have finished between the listing and the stop: it must seed, so it goes again at once
-    await _release_finished(runtime, await mamds_torrents(runtime), dict.fromkeys(hashes), now)
+    await _release_finished(runtime, await _by_hash(runtime, hashes), dict.fromkeys(hashes), now)
     if new:
         names = ", ".join(t.name for t in new)
         await runtime.events.add(
@@ -109,6 +117,19 @@ async def _stop_downloads(runtime: Runtime, now: float) -> int:
             hashes=[t.hash for t in new],
         )
     return len(new)
+
+
+async def _would_stop(runtime: Runtime, now: float) -> int:
+    chosen = [t for t in (await mamds_torrents(runtime)).values() if may_stop(seed_view(t))]
+    if chosen:
+        names = ", ".join(t.name for t in chosen)
+        await runtime.events.add(
+            now,
+            "guard.would_stop",
+            f"dry run: would stop {len(chosen)} download(s) for the account emergency: {names}",
+            "guard",
+        )
+    return len(chosen)
 
 
 async def _release_finished(
@@ -141,7 +162,8 @@ async def _resume(runtime: Runtime, now: float) -> int:
     remembered = await runtime.guard.stopped()
     if not remembered:
         return 0
-    torrents = await mamds_torrents(runtime)
+    # found by hash, wherever they are now: one the user moved to another category is still stopped
+    torrents = await _by_hash(runtime, [r.hash for r in remembered])
     gone = [r.hash for r in remembered if r.hash not in torrents]
     present = [r for r in remembered if r.hash in torrents]
     if gone:
@@ -154,12 +176,18 @@ async def _resume(runtime: Runtime, now: float) -> int:
     except UpstreamError as exc:
         await _refused(runtime, "start", hashes, {r.hash: r.last_error for r in present}, exc, now)
         return 0
+    crashpoint("guard.resumed")
     await runtime.guard.forget_stopped(hashes)
     names = ", ".join(r.name for r in present)
     await runtime.events.add(
         now, "guard.resumed", f"resumed {len(present)} download(s) stopped in the emergency: {names}", "guard"
     )
     return len(present)
+
+
+async def _by_hash(runtime: Runtime, hashes: Iterable[str]) -> dict[str, Torrent]:
+    """These torrents as qBittorrent holds them now, in whatever category and with whatever tags."""
+    return {t.hash: t for t in await runtime.require_qbittorrent().torrents(hashes=hashes)}
 
 
 async def _refused(

@@ -27,12 +27,12 @@ TRACKER_GRACE_S = 600  # a torrent this young may not have announced yet
 
 
 async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
-    client = runtime.require_qbittorrent()
-    settings = runtime.config.qbittorrent
-    await client.ensure_category(settings.category, settings.save_path)
-    await client.ensure_tags(settings.tags)
+    if not runtime.config.dry_run:  # dry run changes nothing in qBittorrent
+        await runtime.importer.ensure_prepared()
     mine = await mamds_torrents(runtime)
     now = context.clock.now()
+    # asked for by hand: imports that failed for good are tried again (a folder moved aside, say)
+    retry_failed = context.by_hand
     known = {record.hash: record for record in await runtime.torrents.all()}
     await runtime.torrents.sightings(
         [
@@ -50,11 +50,8 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
             await runtime.wanted.advance(
                 record.wanted_id, "grabbed", "downloading", f"{torrent.progress:.0%} in qBittorrent", now
             )
-        if (
-            torrent.complete
-            and (record is None or record.state in ("seen", "grabbed"))
-            and not _imported(record)
-        ):
+        importable = ("seen", "grabbed", "failed") if retry_failed else ("seen", "grabbed")
+        if torrent.complete and (record is None or record.state in importable) and not _imported(record):
             accepted = await runtime.inbox.add(torrent.hash, {"name": torrent.name}, "reconcile", now)
             queued += 0 if accepted.duplicate else 1
     if queued:
@@ -75,8 +72,8 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
                 imported=record.imported_at is not None,
                 name=record.name or record.hash,
             )
-    tracker_problems = await _check_trackers(runtime, mine, known, now)
-    at_risk = await _risks(runtime, mine, now)
+    tracker_problems, trackers = await _check_trackers(runtime, mine, known, now)
+    at_risk = await _risks(runtime, mine, known, trackers, now)
     return {
         "torrents": len(mine),
         "queued_for_import": queued,
@@ -86,15 +83,23 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     }
 
 
-async def _risks(runtime: Runtime, mine: Mapping[str, Torrent], now: float) -> int:
-    """Which unsatisfied torrents may become hit-and-runs; an event when that changes for one."""
-    known = {record.hash: record for record in await runtime.torrents.all()}
+async def _risks(
+    runtime: Runtime,
+    mine: Mapping[str, Torrent],
+    known: Mapping[str, TorrentRecord],
+    trackers: Mapping[str, bool],
+    now: float,
+) -> int:
+    """Which unsatisfied torrents may become hit-and-runs; an event when that changes for one.
+
+    `known` is what mamd held at the start of this run (read once: a few hundred rows every five
+    minutes add up on a NAS); `trackers` the tracker states this run has just found."""
     stopped_by_guard = {entry.hash for entry in await runtime.guard.stopped()}
     min_seed = runtime.config.seeding.min_seed_time.seconds
     count = 0
     for torrent in mine.values():
         record = known.get(torrent.hash)
-        view = seed_view(torrent, record.tracker_ok if record else None)
+        view = seed_view(torrent, trackers.get(torrent.hash, record.tracker_ok if record else None))
         found = risk(view, now, min_seed, torrent.hash in stopped_by_guard)
         before = record.risk if record else None
         if found is None and before == STALLED and torrent.downloading:
@@ -130,14 +135,17 @@ def _imported(record: TorrentRecord | None) -> bool:
 
 async def _check_trackers(
     runtime: Runtime, mine: Mapping[str, Torrent], known: Mapping[str, TorrentRecord], now: float
-) -> int:
-    """Ask for tracker details only where qBittorrent shows no working tracker; report changes once."""
+) -> tuple[int, dict[str, bool]]:
+    """Ask for tracker details only where qBittorrent shows no working tracker; report changes once.
+    Returns the number of failing trackers, and the tracker states that changed, by hash."""
     client = runtime.require_qbittorrent()
     problems = 0
+    changed: dict[str, bool] = {}
     for torrent in mine.values():
         record = known.get(torrent.hash)
         if torrent.tracker or now - torrent.added_on < TRACKER_GRACE_S:
             if record is not None and record.tracker_ok is False:
+                changed[torrent.hash] = True
                 await runtime.torrents.tracker(torrent.hash, True, None)
                 await runtime.events.add(
                     now,
@@ -154,8 +162,12 @@ async def _check_trackers(
         if any(t.working for t in trackers):
             continue
         problems += 1
-        message = "; ".join(f"{t.url}: {t.message or 'not working'}" for t in trackers) or "no tracker"
+        # a tracker URL holds the account's passkey (MAM's /tracker.php/<passkey>/announce): never kept
+        message = runtime.redactor.text(
+            "; ".join(f"{t.url}: {t.message or 'not working'}" for t in trackers) or "no tracker"
+        )
         if record is None or record.tracker_ok is not False or record.tracker_message != message:
+            changed[torrent.hash] = False
             await runtime.torrents.tracker(torrent.hash, False, message)
             await runtime.events.add(
                 now,
@@ -163,4 +175,4 @@ async def _check_trackers(
                 f"{torrent.name}: the tracker does not work ({message})",
                 f"torrent:{torrent.hash}",
             )
-    return problems
+    return problems, changed

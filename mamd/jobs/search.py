@@ -3,11 +3,14 @@
 Per book, a short cascade of searches (`mamd.domain.queries`: title and author, title alone,
 series and author, other spellings, then the author's newest audiobooks) stops at the first
 that yields a release it is sure of, within a bound on requests. Every release seen gets a
-recorded decision. The best one is grabbed only if the budgets allow it: its .torrent bytes go to
-qBittorrent as a file, with mamd's category, tags and save path, and the grab is recorded
-with the book it is for, which the importer uses later. A miss is searched again later,
-less and less often. Followed authors, series and narrators are searched newest first
-and their unowned books become wanted.
+recorded decision. The best one is grabbed only if the budgets allow it, counting the grabs
+made since the account was read: its .torrent bytes go to qBittorrent as a file, with mamd's
+category, tags and save path, and the grab is recorded with the book it is for, which the
+importer uses later. Each grab is journalled (decided, fetched with its bytes, done), so one
+cut short is finished at the next run, never fetched or added twice. When nothing may be
+grabbed at all, MAM is not searched. A miss is searched again later, less and less often; a
+grab refused again and again ends `failed` until a person asks again. Followed authors,
+series and narrators are searched newest first and their unowned books become wanted.
 """
 
 from __future__ import annotations
@@ -15,17 +18,19 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mamd.backoff import Backoff
 from mamd.clients.errors import NotFound, Rejected, Throttled, Unauthorized, UpstreamError
 from mamd.clients.mam import MamClient
 from mamd.config import Config
+from mamd.crashpoint import crashpoint
 from mamd.domain.account import AccountSnapshot
 from mamd.domain.book import BookMeta
-from mamd.domain.budget import BudgetFacts, blocked
-from mamd.domain.discovery import OwnedIndex, WantSpec, series_want_key, title_want_key
+from mamd.domain.budget import BudgetFacts, blocked, held
+from mamd.domain.discovery import OwnedIndex, WantSpec, ignored_by, series_want_key, title_want_key
 from mamd.domain.matching import Want, people, strip_series_prefix
 from mamd.domain.normalize import name_key, series_key
 from mamd.domain.queries import words
@@ -37,6 +42,7 @@ from mamd.jobs.cascade import find
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext
+from mamd.store.grabs import GrabRecord
 from mamd.store.wanted import WantedBook
 
 log = get_logger(__name__)
@@ -45,8 +51,11 @@ BOOKS_PER_RUN = 50
 MISS_BACKOFF_S = (6 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400, 14 * 86400, 30 * 86400)
 BLOCKED_RETRY_S = 3600.0
 FAILED_RETRY_S = 3600.0
+# a grab MAM or qBittorrent refused is tried again after 1, 2, 4, 8 hours; the fifth refusal is final
+GRAB_RETRY = Backoff(first_s=3600.0, max_s=86_400.0, give_up_after=5)
 FOLLOW_EVERY_S = 86400.0
 FOLLOW_NEW_PER_RUN = 10
+HELD_KEY = "search.held"
 
 
 @dataclass
@@ -57,6 +66,7 @@ class Run:
     snapshot: AccountSnapshot | None
     facts: BudgetFacts
     owned: OwnedIndex
+    library_version: tuple[int, float]
     searched: int = 0
     grabbed: int = 0
     would_grab: int = 0
@@ -65,6 +75,7 @@ class Run:
     follows_added: int = 0
     requests: int = 0  # MAM searches sent for the wanted books
     most_requests: int = 0  # the most sent for one book
+    held: str | None = None
 
 
 def _want(book: WantedBook) -> Want:
@@ -79,26 +90,43 @@ def _miss_delay(attempts: int) -> float:
 async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     mam = runtime.require_mam()
     now = context.clock.now()
+    summary: dict[str, Any] = {}
+    if context.by_hand:  # asked for by a person: books whose grab failed for good are tried again
+        summary["failed_retried"] = await runtime.wanted.retry_failed(now)
+    summary["grabs_finished"] = await _finish_grabs(runtime, mam, context)
     await runtime.wanted.release_searches(now)  # only one search runs at a time: these are left over
     books = await runtime.wanted.due_for_search(now, BOOKS_PER_RUN)
     follows_due = await runtime.wanted.follows_due(now - FOLLOW_EVERY_S)
     if not books and not follows_due:
-        return {"searched": 0}
+        return {"searched": 0, **summary}
     snapshot = await runtime.account.latest()
+    facts = await _facts(runtime, snapshot)
+    holding = await _holding_back(runtime, facts, now)
+    if holding is not None:  # nothing found could be grabbed: MAM is not asked at all
+        await _hold(runtime, books, holding, now)
+        return {"searched": 0, "held": holding, **summary}
+    library = await runtime.library.books()
     search = Run(
         runtime,
         context,
         mam,
         snapshot,
-        await _facts(runtime, snapshot),
-        OwnedIndex(await runtime.library.books()),
+        facts,
+        await asyncio.to_thread(OwnedIndex, library),  # built once a run, off the event loop
+        await runtime.library.version(),
     )
     try:
         for number, book in enumerate(books, 1):
             context.progress(phase="searching", book=number, of=len(books))
+            search.held = await _holding_back(runtime, search.facts, context.clock.now())
+            if search.held is not None:  # the budget was spent by this run's grabs: the rest wait
+                await _hold(runtime, books[number - 1 :], search.held, context.clock.now())
+                break
             await _search_book(search, book)
-        context.progress(phase="following")
-        await _follow(search)
+        else:
+            await _said_held(runtime, None, context.clock.now())
+            context.progress(phase="following")
+            await _follow(search)
     except (Unauthorized, Throttled) as exc:
         log.warning("search.stopped", reason=exc.message)
         raise
@@ -111,32 +139,73 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         "follows_added": search.follows_added,
         "requests": search.requests,
         "most_requests_per_book": search.most_requests,
+        **({"held": search.held} if search.held else {}),
+        **summary,
     }
 
 
 async def _facts(runtime: Runtime, snapshot: AccountSnapshot | None) -> BudgetFacts:
     settings = runtime.config.qbittorrent
     since = runtime.clock.now() - 86400
+    pending = await runtime.grabs.pending()  # fetched, not yet in qBittorrent: each will download
     active: int | None
     try:
         torrents = await runtime.require_qbittorrent().torrents(category=settings.category)
-        active = sum(1 for t in torrents if t.downloading)
+        active = pending + sum(1 for t in torrents if t.downloading)
     except UpstreamError:
         active = None  # qBittorrent cannot take a grab now anyway; the budget says so
     try:
         free = (await asyncio.to_thread(shutil.disk_usage, settings.save_path)).free
     except OSError:
         free = None
-    return BudgetFacts(await runtime.torrents.grabs_since(since), active, free, snapshot)
+    grabs = await runtime.torrents.grabs_since(since) + pending
+    if snapshot is None:
+        return BudgetFacts(grabs, active, free, snapshot)
+    return BudgetFacts(grabs, active, free, snapshot, await runtime.grabs.since(snapshot.at))
+
+
+async def _holding_back(runtime: Runtime, facts: BudgetFacts, now: float) -> str | None:
+    """Why nothing may be grabbed now, whatever MAM has: the guard's verdict, or a spent budget."""
+    verdict = await guard.verdict(runtime, now)
+    return verdict.refuses(freeleech=True) or held(facts, runtime.config.limits)
+
+
+async def _hold(runtime: Runtime, books: Sequence[WantedBook], reason: str, now: float) -> None:
+    """Due books wait, `blocked` with the reason, without a search; they stay due for the next run."""
+    dry = "dry run: " if runtime.config.dry_run else ""
+    await runtime.wanted.hold([book.id for book in books], f"{dry}not searched: {reason}", now)
+    await _said_held(runtime, reason, now)
+
+
+async def _said_held(runtime: Runtime, reason: str | None, now: float) -> None:
+    """An event when searching stops for want of any possible grab, and one when it goes on again."""
+    before = (await runtime.store.read_state(HELD_KEY)).get("reason")
+    if (before is None) == (reason is None):
+        return
+    await runtime.store.write_state(HELD_KEY, {"reason": reason, "since": now}, now)
+    if reason is not None:
+        message = f"MAM is not searched while nothing may be grabbed: {reason}"
+        await runtime.events.add(now, "search.held", message, "search", reason=reason)
+        log.info("search.held", reason=reason)
+    else:
+        await runtime.events.add(now, "search.resumed", f"grabs may happen again (was: {before})", "search")
+        log.info("search.resumed", was=before)
 
 
 async def _search_book(search: Run, book: WantedBook) -> None:
     runtime, now = search.runtime, search.context.clock.now()
     want = _want(book)
+    ignored = ignored_by(book.spec, runtime.config.wanted.ignore)
+    if ignored is not None:  # the user ignored it since the last discovery: never grabbed, dropped now
+        await runtime.wanted.apply([], {}, [book.id], now)
+        message = f"no longer wanted: {want.label}: wanted.ignore lists {ignored!r}"
+        await runtime.events.add(now, "wanted.dropped", message, f"wanted:{book.id}")
+        return
     await runtime.wanted.set_state(book.id, "searching", None, now)
     try:
         snapshot = search.snapshot
-        account = AccountView(snapshot.classname, snapshot.wedges) if snapshot else AccountView()
+        # the wedges spent by this run's grabs are gone: the reserve (rules.wedges.keep) counts without them
+        account = AccountView(snapshot.classname, search.facts.wedges) if snapshot else AccountView()
         found = await find(search.mam, runtime.config, account, want, book)
     except UpstreamError as exc:
         await runtime.wanted.searched(
@@ -158,7 +227,7 @@ async def _search_book(search: Run, book: WantedBook) -> None:
         await runtime.wanted.searched(book.id, "skipped", why, now + _miss_delay(book.attempts), now)
         search.skipped += 1
         return
-    if search.owned.owns(book.spec) or await _owned_now(runtime, book):
+    if await _owned_now(search, book):
         await runtime.wanted.apply([], {}, [book.id], now)
         await runtime.events.add(
             now,
@@ -196,14 +265,7 @@ async def _search_book(search: Run, book: WantedBook) -> None:
             book=book_meta(book, want, best.release).card(),
         )
         return
-    try:
-        await _grab(search, book, want, best)
-    except UpstreamError as exc:  # MAM failed mid-grab: the book keeps its place for the next run
-        now = search.context.clock.now()
-        await runtime.wanted.searched(
-            book.id, book.state, f"grab interrupted: {exc.message}", now + FAILED_RETRY_S, now
-        )
-        raise
+    await _grab(search, book, want, best)
 
 
 def _why_none(choice: Choice) -> str:
@@ -214,9 +276,15 @@ def _why_none(choice: Choice) -> str:
     return f"no acceptable release among {len(choice.decisions)}; the closest, {closest}"
 
 
-async def _owned_now(runtime: Runtime, book: WantedBook) -> bool:
-    """The library may have gained the book while it was searched for (a sync ran meanwhile)."""
-    return OwnedIndex(await runtime.library.books()).owns(book.spec)
+async def _owned_now(search: Run, book: WantedBook) -> bool:
+    """Whether the library holds the book; it may have gained it while the search ran (a sync), and only
+    then is the index built again."""
+    version = await search.runtime.library.version()
+    if version != search.library_version:
+        library = await search.runtime.library.books()
+        search.owned = await asyncio.to_thread(OwnedIndex, library)
+        search.library_version = version
+    return search.owned.owns(book.spec)
 
 
 def book_meta(book: WantedBook, want: Want, release: Release) -> BookMeta:
@@ -245,66 +313,137 @@ def _clean_title(release: Release) -> str:
 
 
 async def _grab(search: Run, book: WantedBook, want: Want, best: Decision) -> None:
-    runtime, context = search.runtime, search.context
-    settings = runtime.config.qbittorrent
+    """Decided, written down; the `.torrent` fetched and kept; added to qBittorrent; recorded."""
+    runtime, clock = search.runtime, search.context.clock
     release = best.release
-    known = await runtime.torrents.by_mam_id(release.id)
+    grab = await runtime.grabs.decide(book.id, best, book_meta(book, want, release), clock.now())
+    crashpoint("grab.decided")
     try:
         data, meta = await search.mam.download(release.id, wedge=best.use_wedge)
-        added = await runtime.require_qbittorrent().add(
-            data, meta.info_hash, save_path=settings.save_path, category=settings.category, tags=settings.tags
-        )
     except (NotFound, Rejected) as exc:
-        now = context.clock.now()
-        await runtime.wanted.searched(
-            book.id, "failed", f"grab failed: {exc.message}", now + FAILED_RETRY_S, now
-        )
-        await runtime.events.add(
-            now, "grab.failed", f"could not grab {release.label}: {exc.message}", f"wanted:{book.id}"
-        )
+        await runtime.grabs.failed(grab.id, exc.message, clock.now())
+        await _grab_failed(runtime, book.id, release.label, f"grab failed: {exc.message}", book.failures + 1)
         return
+    except UpstreamError as exc:  # MAM failed mid-grab: nothing was fetched, the book keeps its place
+        now = clock.now()
+        await runtime.grabs.failed(grab.id, exc.message, now)
+        await runtime.wanted.searched(
+            book.id, book.state, f"grab interrupted: {exc.message}", now + FAILED_RETRY_S, now
+        )
+        raise
+    await runtime.grabs.fetched(grab.id, data, meta.info_hash, meta.name, clock.now())
+    crashpoint("grab.fetched")
+    search.facts = search.facts.after(best)  # fetched is snatched: it counts, in qBittorrent or not
+    fetched = replace(grab, state="fetched", torrent=data, hash=meta.info_hash, name=meta.name)
+    if await _add(runtime, fetched):
+        search.grabbed += 1
+
+
+async def _add(runtime: Runtime, grab: GrabRecord) -> bool:
+    """Hand a fetched `.torrent` to qBittorrent and record the grab; False when qBittorrent did not take it.
+
+    qBittorrent refusing it counts towards `GRAB_RETRY`; qBittorrent away does not, however long: MAM
+    counts the torrent as snatched from the moment it was fetched, and a snatch never downloaded and
+    seeded becomes a hit-and-run, so mamd never gives up adding one.
+    """
+    settings = runtime.config.qbittorrent
+    if grab.torrent is None or grab.hash is None:
+        raise ValueError(f"grab {grab.id} has no .torrent to add")
+    try:
+        added = await runtime.require_qbittorrent().add(
+            grab.torrent,
+            grab.hash,
+            save_path=settings.save_path,
+            category=settings.category,
+            tags=settings.tags,
+        )
     except UpstreamError as exc:
-        if exc.service == "mam":
-            raise
-        now = context.clock.now()
-        await runtime.wanted.searched(
-            book.id, "failed", f"qBittorrent: {exc.message}", now + FAILED_RETRY_S, now
-        )
-        await runtime.events.add(
-            now,
-            "grab.failed",
-            f"qBittorrent did not take {release.label}: {exc.message}",
-            f"wanted:{book.id}",
-        )
-        return
-    now = context.clock.now()
-    await runtime.torrents.grabbed(
-        meta.info_hash, meta.name, book.id, release.id, book_meta(book, want, release), now
-    )
-    note = " (qBittorrent had it already)" if added == "present" or known else ""
-    free = "freeleech" if best.free else "with a wedge" if best.use_wedge else "not freeleech"
-    await runtime.wanted.searched(book.id, "grabbed", f"{release.label}, {free}{note}", None, now)
-    await runtime.events.add(
+        await _not_taken(runtime, grab, exc)
+        return False
+    crashpoint("grab.added")
+    now = runtime.clock.now()
+    note = " (qBittorrent had it already)" if added == "present" else ""
+    free = "with a wedge" if grab.wedge else "freeleech" if grab.freeleech else "not freeleech"
+    await runtime.grabs.record(
+        grab,
+        f"{grab.label}, {free}{note}",
         now,
-        "grab.added",
-        f"grabbed {release.label} for {want.label} ({free}){note}",
-        f"wanted:{book.id}",
-        torrent_id=release.id,
-        hash=meta.info_hash,
-        size=release.size,
-        freeleech=best.free,
-        wedge=best.use_wedge,
-        book=book_meta(book, want, release).card(),
+        (
+            "grab.added",
+            f"grabbed {grab.label} for {grab.meta.label} ({free}){note}",
+            {
+                "torrent_id": grab.mam_id,
+                "hash": grab.hash,
+                "size": grab.size,
+                "freeleech": grab.freeleech,
+                "wedge": grab.wedge,
+                "book": grab.meta.card(),
+            },
+        ),
     )
-    log.info("grab.added", wanted=book.id, torrent_id=release.id, hash=meta.info_hash, freeleech=best.free)
-    search.grabbed += 1
-    search.facts = replace(
-        search.facts,
-        grabs_last_day=search.facts.grabs_last_day + 1,
-        active_downloads=None if search.facts.active_downloads is None else search.facts.active_downloads + 1,
-        free_space=None if search.facts.free_space is None else search.facts.free_space - (release.size or 0),
+    log.info(
+        "grab.added", wanted=grab.wanted_id, torrent_id=grab.mam_id, hash=grab.hash, freeleech=grab.freeleech
     )
+    crashpoint("grab.recorded")
     runtime.importer.wake()
+    return True
+
+
+async def _not_taken(runtime: Runtime, grab: GrabRecord, exc: UpstreamError) -> None:
+    now = runtime.clock.now()
+    failures = grab.failures + 1
+    if isinstance(exc, Rejected) and GRAB_RETRY.gives_up(failures):
+        await runtime.grabs.failed(grab.id, exc.message, now)
+        why = f"qBittorrent refused {grab.label} {failures} times, lastly: {exc.message}"
+        if grab.wanted_id is not None:
+            await runtime.wanted.failed(grab.wanted_id, why, None, now)
+        await runtime.events.add(now, "grab.failed", why, _subject(grab))
+        return
+    await runtime.grabs.refused(grab.id, exc.message, now)
+    why = f"qBittorrent did not take {grab.label}: {exc.message}; it is added from the fetched .torrent later"
+    if grab.wanted_id is not None:
+        await runtime.wanted.failed(grab.wanted_id, why, None, now)
+    if grab.last_error != exc.message:  # said once per distinct problem
+        await runtime.events.add(now, "grab.failed", why, _subject(grab))
+
+
+def _subject(grab: GrabRecord) -> str:
+    return f"wanted:{grab.wanted_id}" if grab.wanted_id is not None else f"torrent:{grab.hash}"
+
+
+async def _grab_failed(runtime: Runtime, wanted_id: int, label: str, why: str, failures: int) -> None:
+    """MAM refused the `.torrent`: searched again later and later, and after `GRAB_RETRY` no more."""
+    now = runtime.clock.now()
+    again = GRAB_RETRY.next_try(failures, now)
+    shown = why if again is not None else f"{why} ({failures} times in a row: not searched again until asked)"
+    await runtime.wanted.failed(wanted_id, shown, again, now)
+    await runtime.events.add(now, "grab.failed", f"could not grab {label}: {shown}", f"wanted:{wanted_id}")
+
+
+async def _finish_grabs(runtime: Runtime, mam: MamClient, context: JobContext) -> int:
+    """Finish what a crash or qBittorrent left: a fetched grab is added from its kept `.torrent`; a grab
+    decided and perhaps fetched when mamd stopped is fetched again only if MAM says it was (the account
+    snatched it), else it did nothing and is dropped. Returns how many were finished."""
+    finished = 0
+    for grab in await runtime.grabs.unfinished():
+        if grab.state == "decided":
+            grab = await _refetch(runtime, mam, grab) or grab
+            if grab.state == "decided":
+                continue
+        finished += await _add(runtime, grab)
+    return finished
+
+
+async def _refetch(runtime: Runtime, mam: MamClient, grab: GrabRecord) -> GrabRecord | None:
+    now = runtime.clock.now()
+    release = await mam.release(grab.mam_id)
+    if release is None or not release.my_snatched:
+        await runtime.grabs.failed(grab.id, "mamd stopped before the .torrent was fetched", now)
+        return None
+    # the first fetch went through: a wedge it asked for is spent already, so none is asked again
+    data, meta = await mam.download(grab.mam_id)
+    await runtime.grabs.fetched(grab.id, data, meta.info_hash, meta.name, runtime.clock.now())
+    return replace(grab, state="fetched", torrent=data, hash=meta.info_hash, name=meta.name)
 
 
 # -- followed names ---------------------------------------------------------------------------

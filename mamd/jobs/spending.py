@@ -16,6 +16,7 @@ from typing import Any
 
 from mamd.clients.errors import Throttled, UpstreamError
 from mamd.clients.mam import StoreReceipt
+from mamd.crashpoint import crashpoint
 from mamd.domain.account import AccountSnapshot
 from mamd.domain.economy import Plan, Spend, outcome, plan
 from mamd.logs import get_logger
@@ -95,6 +96,7 @@ async def _buy(runtime: Runtime, spend: Spend, snapshot: AccountSnapshot, now: f
         receipt: StoreReceipt = await (
             mam.buy_vip(spend.amount) if spend.kind == "vip" else mam.buy_upload(spend.amount)
         )
+        crashpoint("spend.sent")
     except UpstreamError as exc:
         if isinstance(exc, Throttled) or not exc.sent:  # refused unserved, or never sent: nothing bought
             await runtime.spends.settle(

@@ -86,8 +86,12 @@ class AccountHistory:
         return [AccountPoint(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     async def prune(self, before: float) -> int:
+        """Forget snapshots read before `before`, but never the newest: the guard judges by it."""
         async with self._store.transaction() as db:
-            cursor = await db.execute("DELETE FROM account_snapshots WHERE at < ?", (before,))
+            cursor = await db.execute(
+                "DELETE FROM account_snapshots WHERE at < ? AND id < (SELECT max(id) FROM account_snapshots)",
+                (before,),
+            )
             return cursor.rowcount
 
     async def cookie_state(self) -> dict[str, Any]:

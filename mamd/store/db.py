@@ -3,7 +3,10 @@
 Writes go through `transaction()`: `BEGIN IMMEDIATE` … `COMMIT` on the writer connection,
 serialised by an asyncio lock so coroutines never share a transaction. With WAL and
 `synchronous=FULL`, a committed write survives a crash or `kill -9`. Reads use a second
-connection and see the last committed state.
+connection and see the last committed state. Backups are taken under the same lock, so a
+copy never holds half of a transaction. The file, its WAL and every copy are created
+readable by mamd's user only (0600): they hold MAM's live session cookie. Filesystem calls
+run in a thread: a hung volume must not stall the event loop.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from mamd.store.migrations import MIGRATIONS, Migration
 log = get_logger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+# SQLite caches up to 2 MB of pages per connection by default; mamd's database stays a few MB and the
+# system caches the file anyway, so on a NAS with little memory 1 MB each is plenty
+CACHE_KIB = 1024
 
 
 class StoreError(Exception):
@@ -50,10 +56,10 @@ class Store:
     async def open(self) -> None:
         """Open (creating the file and its folder when missing) and migrate to the current schema."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+            await asyncio.to_thread(_create_private, self.path)
             writer = await aiosqlite.connect(self.path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise self._unavailable(exc, "open") from exc
+            raise await self._unavailable(exc, "open") from exc
         try:
             await _configure(writer, synchronous="FULL")
             await self._migrate(writer)
@@ -62,7 +68,7 @@ class Store:
             await reader.execute("PRAGMA query_only = ON")
         except (OSError, sqlite3.Error) as exc:
             await writer.close()
-            raise self._unavailable(exc, "open") from exc
+            raise await self._unavailable(exc, "open") from exc
         except BaseException:
             await writer.close()
             raise
@@ -96,7 +102,7 @@ class Store:
             try:
                 await writer.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise self._unavailable(exc, "write") from exc
+                raise await self._unavailable(exc, "write") from exc
             except BaseException:
                 # cancelled while the connection's thread began the transaction: it did begin, and
                 # would be left open under the next writer ("cannot start a transaction within …")
@@ -111,7 +117,7 @@ class Store:
                 # locked, read-only, full or gone: the database is unavailable. A constraint
                 # violation is a refused write, not an unavailable database.
                 if isinstance(exc, sqlite3.OperationalError):
-                    raise self._unavailable(exc, "write") from exc
+                    raise await self._unavailable(exc, "write") from exc
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"database refused the write: {exc}") from exc
                 raise
@@ -172,7 +178,7 @@ class Store:
             pass
         except StoreUnavailable:
             return False
-        if not self.path.exists():
+        if not await asyncio.to_thread(self.path.exists):
             self._set_problem(f"database file {self.path} was removed while mamd runs; restart mamd")
             return False
         self._set_problem(None)
@@ -182,16 +188,12 @@ class Store:
         """Write a consistent copy into `folder` (temporary name, then rename); keep the newest `keep`."""
         if keep <= 0:
             return None
-        writer = self._require(self._writer)
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
         final = folder / f"{self.path.stem}-{stamp}.db"
         partial = folder / f".{final.name}.partial"
-        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True, mode=0o750)
-        target = await aiosqlite.connect(partial)
-        try:
-            await writer.backup(target)
-        finally:
-            await target.close()
+        await asyncio.to_thread(_create_private, partial, replace=True)
+        async with self._lock:  # no transaction is half done while the copy is taken
+            await _copy(self._require(self._writer), partial)
         # only the timestamped dailies count; copies made before a migration are kept apart
         await asyncio.to_thread(_finish_backup, partial, final, f"{self.path.stem}-[0-9]*Z.db", keep)
         return final
@@ -203,8 +205,8 @@ class Store:
             raise StoreUnavailable(self.problem or "database is not open")
         return connection
 
-    def _unavailable(self, exc: BaseException, action: str) -> StoreUnavailable:
-        message = _explain(exc, self.path, action)
+    async def _unavailable(self, exc: BaseException, action: str) -> StoreUnavailable:
+        message = await asyncio.to_thread(_explain, exc, self.path, action)
         self._set_problem(message)
         return StoreUnavailable(message)
 
@@ -231,12 +233,8 @@ class Store:
             return
         if current > 0:
             copy = self.path.parent / "backups" / f"{self.path.stem}-before-v{pending[0].version}.db"
-            copy.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
-            target = await aiosqlite.connect(copy)
-            try:
-                await db.backup(target)
-            finally:
-                await target.close()
+            await asyncio.to_thread(_create_private, copy, replace=True)
+            await _copy(db, copy)
         for migration in pending:
             await _apply(db, migration)
             log.info("db.migrated", path=str(self.path), version=migration.version, what=migration.summary)
@@ -246,8 +244,30 @@ class _Rollback(Exception):
     pass
 
 
+def _create_private(path: Path, replace: bool = False) -> None:
+    """Create `path` empty and readable by this user only (and its folder, 0750), unless it exists.
+
+    SQLite gives the WAL and shared-memory files the database file's own permissions.
+    `replace` starts again from an empty file (a copy that a crash left half written)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+    if replace:
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+async def _copy(source: aiosqlite.Connection, path: Path) -> None:
+    """A consistent copy of `source` into the (private, empty) file `path`."""
+    target = await aiosqlite.connect(path)
+    try:
+        await source.backup(target)
+    finally:
+        await target.close()
+
+
 async def _configure(db: aiosqlite.Connection, synchronous: str) -> None:
     await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     async with db.execute("PRAGMA journal_mode = WAL") as cursor:
         row = await cursor.fetchone()
     if row is None or str(row[0]).lower() != "wal":

@@ -56,15 +56,22 @@ class Events:
         self._subscriber = subscriber
 
     async def add(self, at: float, kind: str, message: str, subject: str | None = None, **data: Any) -> int:
-        message, data = self._redact(message), self._redact(data)
         async with self._store.transaction() as db:
-            cursor = await db.execute(
-                "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)",
-                (at, kind, subject, message, json.dumps(data, default=str)),
-            )
-            event_id = int(cursor.lastrowid or 0)
-            await self._publish(db, [Event(event_id, at, kind, subject, message, data)])
-            return event_id
+            return await self.insert(db, at, kind, message, subject, **data)
+
+    async def insert(
+        self, db: aiosqlite.Connection, at: float, kind: str, message: str, subject: str | None, **data: Any
+    ) -> int:
+        """One event written in a transaction the caller holds: it is kept only if the caller's change
+        is, and so is what a subscriber makes of it."""
+        message, data = self._redact(message), self._redact(data)
+        cursor = await db.execute(
+            "INSERT INTO events (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)",
+            (at, kind, subject, message, json.dumps(data, default=str)),
+        )
+        event_id = int(cursor.lastrowid or 0)
+        await self._publish(db, [Event(event_id, at, kind, subject, message, data)])
+        return event_id
 
     async def add_many(
         self, at: float, events: Sequence[tuple[str, str, str | None, dict[str, Any]]]

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import aiosqlite
+
 from mamd.store.db import Store
 
 
@@ -70,11 +72,7 @@ class Inbox:
     async def finish(self, entry_id: int, state: str, now: float, error: str | None = None) -> None:
         """Close an entry: done (imported or already was), ignored (not mamd's), failed (with why)."""
         async with self._store.transaction() as db:
-            await db.execute(
-                "UPDATE hook_inbox SET state = ?, finished_at = ?, last_error = ?, attempts = attempts + 1 "
-                "WHERE id = ?",
-                (state, now, error, entry_id),
-            )
+            await close_entry(db, entry_id, state, now, error)
 
     async def retry(self, entry_id: int, at: float, error: str) -> None:
         async with self._store.transaction() as db:
@@ -99,3 +97,14 @@ class Inbox:
                 "DELETE FROM hook_inbox WHERE state != 'pending' AND finished_at < ?", (before,)
             )
             return cursor.rowcount
+
+
+async def close_entry(
+    db: aiosqlite.Connection, entry_id: int, state: str, now: float, error: str | None = None
+) -> None:
+    """`Inbox.finish` inside a transaction the caller holds."""
+    await db.execute(
+        "UPDATE hook_inbox SET state = ?, finished_at = ?, last_error = ?, attempts = attempts + 1 "
+        "WHERE id = ?",
+        (state, now, error, entry_id),
+    )

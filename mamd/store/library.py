@@ -117,6 +117,11 @@ class LibraryItems:
         )
         return [str(row[0]) for row in rows]
 
+    async def version(self) -> tuple[int, float]:
+        """Changes whenever the library's books do: how many there are, and the newest write."""
+        row = await self._store.fetchone("SELECT count(*), coalesce(max(synced_at), 0) FROM library_items")
+        return (int(row[0]), float(row[1])) if row else (0, 0.0)
+
     async def counts(self) -> LibraryCounts:
         row = await self._store.fetchone(
             """

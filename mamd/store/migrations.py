@@ -269,4 +269,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         )
         """,
     ),
+    Migration(
+        8,
+        "a journal of grabs (decided, fetched with its .torrent, done, failed); failures in a row per book",
+        """
+        CREATE TABLE grabs (
+            id INTEGER PRIMARY KEY,
+            wanted_id INTEGER REFERENCES wanted (id) ON DELETE SET NULL,
+            mam_id INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            size INTEGER,
+            freeleech INTEGER NOT NULL,
+            wedge INTEGER NOT NULL,
+            meta TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('decided', 'fetched', 'done', 'failed')),
+            torrent BLOB,
+            hash TEXT,
+            name TEXT,
+            decided_at REAL NOT NULL,
+            fetched_at REAL,
+            updated_at REAL NOT NULL,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+        CREATE INDEX grabs_by_state ON grabs (state, id);
+        CREATE INDEX grabs_by_fetch ON grabs (fetched_at);
+        ALTER TABLE wanted ADD COLUMN failures INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mamd.clock import iso
+from mamd.crashpoint import crashpoint
 from mamd.domain.economy import Spend
 from mamd.store.db import Store, StoreError
 
@@ -63,11 +64,13 @@ class Spends:
                     "points_before) VALUES (?, ?, ?, ?, ?, 'intent', ?, ?)",
                     (spend.decision, spend.kind, spend.amount, spend.cost, spend.reason, now, points_before),
                 )
-                return cursor.lastrowid
+                spend_id = cursor.lastrowid
         except StoreError as exc:
             if isinstance(exc.__cause__, sqlite3.IntegrityError):
                 return None
             raise
+        crashpoint("spend.intended")
+        return spend_id
 
     async def sent(self, spend_id: int, now: float) -> None:
         """Marked just before the request leaves: from here on, it may have gone through."""
@@ -96,6 +99,7 @@ class Spends:
                     "WHERE id = ? AND decision NOT LIKE '%#%'",
                     (spend_id,),
                 )
+        crashpoint("spend.settled")
 
     async def of_decision(self, decision: str) -> SpendRecord | None:
         row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM spends WHERE decision = ?", (decision,))

@@ -7,7 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import aiosqlite
+
 from mamd.clock import iso
+from mamd.crashpoint import crashpoint
 from mamd.domain.book import BookMeta
 from mamd.store.db import Store
 
@@ -103,17 +106,7 @@ class Torrents:
     ) -> None:
         """Record a torrent mamd grabbed: what book it is for comes from the grab, not from its name."""
         async with self._store.transaction() as db:
-            await db.execute(
-                """
-                INSERT INTO torrents (hash, name, wanted_id, mam_id, meta, state, first_seen_at, grabbed_at)
-                VALUES (?, ?, ?, ?, ?, 'grabbed', ?, ?)
-                ON CONFLICT (hash) DO UPDATE SET wanted_id = excluded.wanted_id, mam_id = excluded.mam_id,
-                    meta = excluded.meta, grabbed_at = excluded.grabbed_at,
-                    state = CASE WHEN torrents.state IN ('seen', 'ignored') THEN 'grabbed'
-                        ELSE torrents.state END
-                """,
-                (torrent_hash, name, wanted_id, mam_id, json.dumps(book.as_dict()), now, now),
-            )
+            await record_grab(db, torrent_hash, name, wanted_id, mam_id, book, now)
 
     async def grabs_since(self, at: float) -> int:
         row = await self._store.fetchone("SELECT count(*) FROM torrents WHERE grabbed_at >= ?", (at,))
@@ -125,12 +118,24 @@ class Torrents:
 
     async def imported(self, torrent_hash: str, book: BookMeta, path: str, now: float) -> None:
         async with self._store.transaction() as db:
-            await db.execute(
-                "UPDATE torrents SET state = 'imported', meta = ?, import_path = ?, imported_at = ?, "
-                "last_error = NULL, scan_attempts = 0, scan_next_at = NULL, scan_failed_at = NULL "
-                "WHERE hash = ?",
-                (json.dumps(book.as_dict()), path, now, torrent_hash),
-            )
+            await record_import(db, torrent_hash, book, path, now)
+
+    async def failed_lately(self, limit: int) -> list[TorrentRecord]:
+        """Torrents whose import failed for good, still in qBittorrent."""
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM torrents WHERE state = 'failed' AND imported_at IS NULL "
+            "AND vanished_at IS NULL ORDER BY first_seen_at DESC, hash LIMIT ?",
+            (limit,),
+        )
+        return [_record(row) for row in rows]
+
+    async def failed_imports(self) -> list[str]:
+        """Torrents whose import failed for good and that are still in qBittorrent, by hash."""
+        rows = await self._store.fetchall(
+            "SELECT hash FROM torrents WHERE state = 'failed' AND imported_at IS NULL "
+            "AND vanished_at IS NULL ORDER BY hash"
+        )
+        return [row[0] for row in rows]
 
     async def failed(self, torrent_hash: str, error: str) -> None:
         async with self._store.transaction() as db:
@@ -155,12 +160,22 @@ class Torrents:
         return [_record(r) for r in rows]
 
     async def confirmed(self, hashes: Iterable[str], now: float) -> None:
+        """Audiobookshelf lists them: their books are imported, in the same transaction, so a crash right
+        after cannot leave a confirmed import with its book still waiting."""
+        chosen = [(now, h) for h in hashes]
         async with self._store.transaction() as db:
             await db.executemany(
                 "UPDATE torrents SET abs_confirmed_at = ?, scan_next_at = NULL, scan_failed_at = NULL "
                 "WHERE hash = ?",
-                [(now, h) for h in hashes],
+                chosen,
             )
+            await db.executemany(
+                "UPDATE wanted SET state = 'imported', updated_at = ?, "
+                "state_reason = 'in the library at ' || (SELECT import_path FROM torrents WHERE hash = ?) "
+                "WHERE id = (SELECT wanted_id FROM torrents WHERE hash = ?)",
+                [(now, h, h) for _, h in chosen],
+            )
+        crashpoint("import.confirmed")
 
     async def scan_missed(self, torrent_hash: str, next_at: float) -> None:
         """One more confirmation round did not find it; the next is at `next_at`."""
@@ -231,6 +246,41 @@ class Torrents:
             await db.executemany(
                 "UPDATE torrents SET vanished_at = ? WHERE hash = ?", [(now, h) for h in hashes]
             )
+
+
+async def record_import(
+    db: aiosqlite.Connection, torrent_hash: str, book: BookMeta, path: str, now: float
+) -> None:
+    """`Torrents.imported` inside a transaction the caller holds."""
+    await db.execute(
+        "UPDATE torrents SET state = 'imported', meta = ?, import_path = ?, imported_at = ?, "
+        "last_error = NULL, scan_attempts = 0, scan_next_at = NULL, scan_failed_at = NULL "
+        "WHERE hash = ?",
+        (json.dumps(book.as_dict()), path, now, torrent_hash),
+    )
+
+
+async def record_grab(
+    db: aiosqlite.Connection,
+    torrent_hash: str,
+    name: str,
+    wanted_id: int | None,
+    mam_id: int,
+    book: BookMeta,
+    now: float,
+) -> None:
+    """`Torrents.grabbed` inside a transaction the caller holds."""
+    await db.execute(
+        """
+        INSERT INTO torrents (hash, name, wanted_id, mam_id, meta, state, first_seen_at, grabbed_at)
+        VALUES (?, ?, ?, ?, ?, 'grabbed', ?, ?)
+        ON CONFLICT (hash) DO UPDATE SET wanted_id = excluded.wanted_id, mam_id = excluded.mam_id,
+            meta = excluded.meta, grabbed_at = excluded.grabbed_at,
+            state = CASE WHEN torrents.state IN ('seen', 'ignored') THEN 'grabbed'
+                ELSE torrents.state END
+        """,
+        (torrent_hash, name, wanted_id, mam_id, json.dumps(book.as_dict()), now, now),
+    )
 
 
 def _record(row: Any) -> TorrentRecord:

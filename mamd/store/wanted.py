@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+import aiosqlite
+
 from mamd.clock import iso
 from mamd.domain.discovery import Reason, WantSpec
 from mamd.domain.normalize import name_key, series_key
@@ -26,7 +28,15 @@ STATES = (
 OPEN_STATES = frozenset({"wanted", "skipped", "blocked", "failed"})
 _COLUMNS = (
     "id, key, reason, title, author, series, position, asin, state, state_reason, "
-    "created_at, updated_at, next_search_at, attempts"
+    "created_at, updated_at, next_search_at, attempts, failures"
+)
+# a book is searched when its time has come: never while a grab of it is under way, and never once it
+# has failed for good (`failed` without a next search), until something changes and it is armed again
+_DUE = (
+    "((state IN ('wanted', 'skipped', 'blocked') AND coalesce(next_search_at, 0) <= ?) "
+    "OR (state = 'failed' AND next_search_at <= ?)) "
+    "AND NOT EXISTS (SELECT 1 FROM grabs WHERE grabs.wanted_id = wanted.id AND grabs.state IN "
+    "('decided', 'fetched'))"
 )
 
 
@@ -46,6 +56,7 @@ class WantedBook:
     updated_at: float
     next_search_at: float | None
     attempts: int
+    failures: int = 0  # failed grabs in a row
 
     @property
     def spec(self) -> WantSpec:
@@ -67,6 +78,7 @@ class WantedBook:
             "updated_at": iso(self.updated_at),
             "next_search_at": iso(self.next_search_at),
             "attempts": self.attempts,
+            "failures": self.failures,
         }
 
 
@@ -91,6 +103,14 @@ class Wanted:
         rows = await self._store.fetchall(
             f"SELECT {_COLUMNS} FROM wanted {where} ORDER BY id LIMIT ?",
             (*params, limit),
+        )
+        return [_book(row) for row in rows]
+
+    async def failed_lately(self, limit: int) -> list[WantedBook]:
+        """Books `failed`, the most recent first."""
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM wanted WHERE state = 'failed' ORDER BY updated_at DESC, id LIMIT ?",
+            (limit,),
         )
         return [_book(row) for row in rows]
 
@@ -129,11 +149,40 @@ class Wanted:
     async def due_for_search(self, now: float, limit: int) -> list[WantedBook]:
         """Books without a torrent whose next search is due, those waiting longest first."""
         rows = await self._store.fetchall(
-            f"SELECT {_COLUMNS} FROM wanted WHERE state IN ('wanted', 'skipped', 'blocked', 'failed') "
-            "AND coalesce(next_search_at, 0) <= ? ORDER BY coalesce(next_search_at, 0), id LIMIT ?",
-            (now, limit),
+            f"SELECT {_COLUMNS} FROM wanted WHERE {_DUE} ORDER BY coalesce(next_search_at, 0), id LIMIT ?",
+            (now, now, limit),
         )
         return [_book(row) for row in rows]
+
+    async def hold(self, wanted_ids: Iterable[int], reason: str, now: float) -> int:
+        """Mark books `blocked` without searching them (nothing may be grabbed now); they stay due."""
+        async with self._store.transaction() as db:
+            cursor = await db.executemany(
+                "UPDATE wanted SET state = 'blocked', state_reason = ?, updated_at = ? "
+                "WHERE id = ? AND (state != 'blocked' OR state_reason IS NOT ?)",
+                [(reason, now, wanted_id, reason) for wanted_id in wanted_ids],
+            )
+            return cursor.rowcount
+
+    async def failed(self, wanted_id: int, reason: str, next_search_at: float | None, now: float) -> None:
+        """A failed grab: one more failure in a row; without a next search the book waits for a change."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE wanted SET state = 'failed', state_reason = ?, next_search_at = ?, updated_at = ?, "
+                "failures = failures + 1 WHERE id = ?",
+                (reason, next_search_at, now, wanted_id),
+            )
+
+    async def retry_failed(self, now: float) -> int:
+        """Books whose grab failed for good are searched again (a reload, a search asked for by hand)."""
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE wanted SET next_search_at = ?, failures = 0, updated_at = ? "
+                "WHERE state = 'failed' AND next_search_at IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM torrents WHERE torrents.wanted_id = wanted.id)",
+                (now, now),
+            )
+            return cursor.rowcount
 
     async def searched(
         self, wanted_id: int, state: str, reason: str | None, next_search_at: float | None, now: float
@@ -156,21 +205,20 @@ class Wanted:
             return cursor.rowcount > 0
 
     async def release_searches(self, now: float) -> int:
-        """Books left `searching` by a search that never finished (a crash) are wanted again."""
+        """Books left `searching` by a search that never finished (a crash) are wanted again, unless a
+        `.torrent` was fetched for one: that grab is finished first."""
         async with self._store.transaction() as db:
             cursor = await db.execute(
                 "UPDATE wanted SET state = 'wanted', state_reason = 'a search was interrupted', "
-                "updated_at = ? WHERE state = 'searching'",
+                "updated_at = ? WHERE state = 'searching' AND NOT EXISTS (SELECT 1 FROM grabs "
+                "WHERE grabs.wanted_id = wanted.id AND grabs.state = 'fetched')",
                 (now,),
             )
             return cursor.rowcount
 
     async def set_state(self, wanted_id: int, state: str, reason: str | None, now: float) -> None:
         async with self._store.transaction() as db:
-            await db.execute(
-                "UPDATE wanted SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
-                (state, reason, now, wanted_id),
-            )
+            await set_state(db, wanted_id, state, reason, now)
 
     async def follows(self) -> dict[str, list[str]]:
         rows = await self._store.fetchall("SELECT kind, name FROM follows ORDER BY kind, name")
@@ -213,6 +261,25 @@ class Wanted:
                 )
                 await db.executemany("DELETE FROM follows WHERE kind = ? AND name_key = ?", remove)
         return len(add), len(remove)
+
+
+async def set_state(
+    db: aiosqlite.Connection, wanted_id: int, state: str, reason: str | None, now: float
+) -> None:
+    """`Wanted.set_state` inside a transaction the caller holds."""
+    await db.execute(
+        "UPDATE wanted SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
+        (state, reason, now, wanted_id),
+    )
+
+
+async def mark_grabbed(db: aiosqlite.Connection, wanted_id: int, reason: str, now: float) -> None:
+    """A book's torrent is in qBittorrent, inside a transaction the caller holds."""
+    await db.execute(
+        "UPDATE wanted SET state = 'grabbed', state_reason = ?, next_search_at = NULL, updated_at = ?, "
+        "attempts = attempts + 1, failures = 0 WHERE id = ?",
+        (reason, now, wanted_id),
+    )
 
 
 def _book(row: Any) -> WantedBook:

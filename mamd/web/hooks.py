@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from mamd.crashpoint import crashpoint
 from mamd.logs import get_logger
 from mamd.store import StoreUnavailable
 from mamd.web.errors import fail
@@ -42,12 +43,15 @@ async def qbittorrent_hook(request: web.Request) -> web.Response:
     except TimeoutError:
         fail(408, f"the request body did not arrive within {BODY_TIMEOUT_S:g} s")
     torrent_hash, payload = _validate(fields)
+    if "tracker" in payload:  # MAM's announce URL holds the account's passkey: it is kept without it
+        payload["tracker"] = runtime.redactor.text(payload["tracker"])
     try:
         accepted = await runtime.inbox.add(torrent_hash, payload, "webhook", runtime.clock.now())
     except StoreUnavailable as exc:
         runtime.counters["hooks_unstored"] += 1
         log.error("hook.not_stored", hash=torrent_hash, reason=str(exc))
         fail(503, f"the hook could not be stored ({exc}); the reconcile job will find the torrent later")
+    crashpoint("import.hook_stored")
     runtime.counters["hooks_duplicate" if accepted.duplicate else "hooks_accepted"] += 1
     runtime.importer.wake()
     log.info(

@@ -36,7 +36,8 @@ STATE_ORDER = (
 LAID_OUT = frozenset(
     {
         "version", "started_at", "uptime_s", "dry_run", "ready", "config", "jobs", "services", "database",
-        "problems", "inbox", "imports", "account", "library", "wanted", "notify", "recent",
+        "problems", "inbox", "imports", "account", "library", "wanted", "notify", "recent", "loops", "failed",
+        "search",
     }
 )  # fmt: skip
 GiB = 1024**3

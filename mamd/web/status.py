@@ -9,7 +9,7 @@ from aiohttp import web
 from mamd import __version__
 from mamd.clock import iso
 from mamd.domain.guard import LEVELS
-from mamd.jobs import guard, seedbox, spending
+from mamd.jobs import guard, search, seedbox, spending
 from mamd.notify.status import notify_status
 from mamd.runtime import Runtime
 from mamd.store import StoreError
@@ -17,6 +17,7 @@ from mamd.web.keys import runtime_of
 from mamd.web.middleware import auth
 
 RECENT_EVENTS = 10
+FAILED_SHOWN = 10
 
 
 async def status_document(runtime: Runtime) -> dict[str, Any]:
@@ -30,6 +31,7 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "config": runtime.config_state.as_dict(),
         "jobs": runtime.scheduler.snapshot(),
         "services": {name: s.as_dict() for name, s in sorted(runtime.health.services.items())},
+        "loops": {name: state.as_dict() for name, state in runtime.loops.states.items()},
         "database": {"path": str(runtime.store.path), "problem": runtime.store.problem},
         "problems": runtime.readiness_problems(),
         "inbox": None,
@@ -38,6 +40,8 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "library": None,
         "wanted": None,
         "notify": None,
+        "failed": None,
+        "search": None,
         "recent": [],
     }
     try:
@@ -47,6 +51,9 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         document["library"] = await library_section(runtime)
         document["wanted"] = await runtime.wanted.counts()
         document["notify"], _ = await notify_status(runtime.notifications)  # its problems are in `problems`
+        document["failed"] = await failed_section(runtime)
+        held = await runtime.store.read_state(search.HELD_KEY)
+        document["search"] = {"held": held.get("reason"), "since": iso(held.get("since"))}
         document["recent"] = [e.as_dict() for e in await runtime.events.recent(RECENT_EVENTS)]
     except StoreError as exc:
         document["database"]["problem"] = document["database"]["problem"] or str(exc)
@@ -139,6 +146,25 @@ async def imports_section(runtime: Runtime) -> dict[str, Any]:
             }
             for record in await runtime.torrents.not_in_library()
         ],
+    }
+
+
+async def failed_section(runtime: Runtime) -> dict[str, Any]:
+    """What failed and waits for something to change (a reload, a new hook, a job run by hand), and why."""
+    books = await runtime.wanted.failed_lately(FAILED_SHOWN)
+    imports = await runtime.torrents.failed_lately(FAILED_SHOWN)
+    return {
+        "books": [
+            {
+                "id": book.id,
+                "label": book.spec.label,
+                "reason": book.state_reason,
+                "since": iso(book.updated_at),
+                "next_search_at": iso(book.next_search_at),
+            }
+            for book in books
+        ],
+        "imports": [{"hash": t.hash, "name": t.name, "reason": t.last_error} for t in imports],
     }
 
 

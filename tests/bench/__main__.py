@@ -3,7 +3,8 @@
 It prints a table of named figures against their goals, then the same figures as one JSON
 object on the last line. `--quick` shortens the idle and load phases for a fast look; the
 figures reported for an issue come from a full run. The qBittorrent it runs is the one
-`MAMD_QBITTORRENT` names, else qbittorrent-nox.
+`MAMD_QBITTORRENT` names, else qbittorrent-nox. The soak (90 days of mamd in about ten
+minutes) runs only when asked for: `--only soak`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import time
 
 from mamd.sim import qbittorrent_binary
-from tests.bench import audiobookshelf, daemon, imports, library, search
+from tests.bench import audiobookshelf, daemon, imports, library, search, soak
 from tests.bench.figures import Figure
 
 SUITES = {
@@ -23,7 +24,9 @@ SUITES = {
     "imports": imports.run,
     "search": search.run,
     "audiobookshelf": audiobookshelf.run,
+    "soak": soak.run,
 }
+ON_REQUEST = ("soak",)  # ten minutes long: run only with `--only soak`
 
 
 def main() -> int:
@@ -34,9 +37,10 @@ def main() -> int:
     args = parser.parse_args()
     figures: list[Figure] = []
     started = time.monotonic()
-    if {"imports", "search"} & set(args.only or SUITES):  # the suites that run qBittorrent
+    chosen = args.only or [name for name in SUITES if name not in ON_REQUEST]
+    if {"daemon", "imports", "search"} & set(chosen):  # the suites that run qBittorrent
         print(qbittorrent_binary.describe(), file=sys.stderr, flush=True)
-    for name in args.only or SUITES:
+    for name in chosen:
         print(f"running {name} …", file=sys.stderr, flush=True)
         figures.extend(SUITES[name](quick=args.quick))
     if not args.json:

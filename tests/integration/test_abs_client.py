@@ -11,7 +11,7 @@ from aiohttp import web
 
 from mamd.clients.audiobookshelf import AudiobookshelfClient
 from mamd.clients.errors import Unavailable
-from mamd.clients.upstream import RetryPolicy
+from mamd.clients.upstream import NO_RETRY
 from mamd.config.model import AudiobookshelfConfig
 from mamd.config.units import Secret
 
@@ -41,7 +41,7 @@ async def client_for(aiohttp_server: Any) -> AsyncIterator[Any]:
             lambda: settings,
             on_state=lambda s, e: None,
             sleep=no_wait,
-            retry=RetryPolicy(attempts=1),
+            retry=NO_RETRY,
         )
 
     yield make

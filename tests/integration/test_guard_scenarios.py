@@ -117,6 +117,7 @@ async def test_a_ratio_emergency_stops_exactly_the_downloads_and_recovery_resume
     assert blocked.state == "blocked"
     assert "account guard emergency: nothing is grabbed" in (blocked.state_reason or "")
     assert env.sim.downloads == []
+    assert env.sim.requests.matching("/tor/js/loadSearchJSONbasic.php") == []  # nothing could be grabbed
     await env.reconcile()
     risks = {record.hash: record.risk for record in await env.runtime.torrents.at_risk()}
     assert "stopped by the account guard" in (risks[downloading] or "")
@@ -136,6 +137,45 @@ async def test_a_ratio_emergency_stops_exactly_the_downloads_and_recovery_resume
     assert await env.runtime.guard.stopped() == []
     [resumed] = await env.events("guard.resumed")
     assert resumed.message.startswith("resumed 1 download(s)")
+
+
+async def test_a_stopped_download_moved_to_another_category_is_still_resumed(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env()
+    downloading = add(env, GOOD["Equal Rites"], with_data=False)
+    settle(env, lambda s: s.get(downloading) in DOWNLOADING)
+    set_ratio(env, 1.0)
+    assert (await env.account())["stopped"] == 1
+    settle(env, lambda s: s.get(downloading) in STOPPED)
+    with api_client(env.qbt) as client:  # the user files it elsewhere meanwhile
+        client.torrents_create_category(name="elsewhere")
+        client.torrents_set_category(category="elsewhere", torrent_hashes=downloading)
+        client.torrents_remove_tags(tags="mamd", torrent_hashes=downloading)
+
+    set_ratio(env, 1.6)
+    result = await env.account()
+    assert (result["guard"], result["resumed"]) == ("ok", 1)
+    settle(env, lambda s: s.get(downloading) in DOWNLOADING)
+    assert await env.runtime.guard.stopped() == []
+    [resumed] = await env.events("guard.resumed")
+    assert "Equal Rites" in resumed.message
+
+
+async def test_a_dry_run_emergency_says_what_it_would_stop_and_stops_nothing(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env({"dry_run": True})
+    downloading = add(env, GOOD["Equal Rites"], with_data=False)
+    settle(env, lambda s: s.get(downloading) in DOWNLOADING)
+    set_ratio(env, 1.0)
+    result = await env.account()
+    assert (result["guard"], result["would_stop"]) == ("emergency", 1)
+    await asyncio.sleep(1)  # what a stop would take to show
+    assert states(env)[downloading] in DOWNLOADING
+    assert await env.runtime.guard.stopped() == []
+    [said] = await env.events("guard.would_stop")
+    assert "dry run: would stop 1 download(s)" in said.message
 
 
 async def test_qbittorrent_refusing_to_stop_is_said_once_and_tried_again(

@@ -11,8 +11,10 @@ import pytest
 
 from mamd.config import load_config
 from mamd.runtime import Runtime
+from mamd.sim.qbittorrent_webui import QbittorrentWebUI, SimTorrent
 from tests.support.clock import FakeClock
 from tests.support.configs import free_port
+from tests.support.mam_client import serving
 
 
 @pytest.fixture
@@ -59,3 +61,35 @@ async def test_after_the_pause_it_tries_again_and_backs_off_further(
     rows: list[Any] = await offline.store.fetchall("SELECT attempts, last_error FROM hook_inbox")
     assert rows[0][0] == 2
     assert "cannot reach qBittorrent" in rows[0][1]
+
+
+async def test_an_unexpected_error_whose_retry_cannot_be_written_stops_only_that_import(
+    config_file: Callable[..., Path], clock: FakeClock, tmp_path: Path
+) -> None:
+    """An odd row (a record whose book no longer parses) raises where nothing expects it, and the
+    database refuses the retry's write as well: the inbox worker says so and goes on."""
+    info_hash = "c" * 40
+    sim = QbittorrentWebUI(clock=clock.now)
+    sim.torrents[info_hash] = SimTorrent(
+        info_hash, "Odd Book", [("Odd Book/odd.m4b", 1000)], str(tmp_path / "torrents"), "mamd", {"mamd"},
+        "http://127.0.0.1:9/announce", clock.now(), 1.0, completed_on=clock.now(), ticked_at=clock.now(),
+    )  # fmt: skip
+    async with serving(sim.app) as url, aiohttp.ClientSession() as session:
+        path = config_file({"qbittorrent": {"url": url, "username": sim.username, "password": sim.password}})
+        runtime = Runtime(load_config(path), path, clock=clock)
+        await runtime.store.open()
+        try:
+            runtime.connect(session)
+            await runtime.torrents.seen(info_hash, "Odd Book", clock.now())
+            async with runtime.store.transaction() as db:
+                await db.execute("UPDATE torrents SET meta = '{not json' WHERE hash = ?", (info_hash,))
+            await runtime.inbox.add(info_hash, {}, "webhook", clock.now())
+            writer = runtime.store._writer  # the write is refused as a full or read-only disk refuses it
+            assert writer is not None
+            await writer.execute("PRAGMA query_only = ON")
+            await runtime.importer.process_due()  # does not raise
+            assert runtime.store.problem is not None  # the refused write is known …
+            assert await runtime.importer.process_due() == 5.0  # … and the worker waits for the database
+            assert await runtime.inbox.pending_count() == 1  # the completion is kept for then
+        finally:
+            await runtime.store.close()

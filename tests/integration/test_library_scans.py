@@ -14,7 +14,7 @@ import pytest
 from mamd.config import load_config
 from mamd.domain.book import BookMeta
 from mamd.domain.discovery import OwnedIndex, WantSpec, series_want_key
-from mamd.importing.scans import CONFIRM_ROUNDS, IDLE_S, confirm_delay, outage_delay, poll_delay
+from mamd.importing.scans import CONFIRM, CONFIRM_ROUNDS, IDLE_S, OUTAGE, poll_delay
 from mamd.runtime import Runtime
 from mamd.sim.abs import AbsSimulator
 from mamd.web.status import status_document
@@ -69,9 +69,9 @@ async def imported(runtime: Runtime, folder: str, torrent_hash: str = HASH) -> N
 
 
 def test_rounds_that_miss_a_book_wait_longer_each_time_then_stop() -> None:
-    delays = [confirm_delay(n) for n in range(1, CONFIRM_ROUNDS + 1)]
+    delays = [CONFIRM.next_try(n, 0.0) for n in range(1, CONFIRM_ROUNDS + 1)]
     assert delays == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, None]
-    assert [outage_delay(n) for n in (1, 2, 3, 7, 50)] == [1.0, 2.0, 4.0, 60.0, 60.0]
+    assert [OUTAGE.delay(n) for n in (1, 2, 3, 7, 50)] == [1.0, 2.0, 4.0, 60.0, 60.0]
     assert poll_delay(0) == pytest.approx(0.1)
     assert poll_delay(100) == 2.0
 

@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -27,6 +28,7 @@ from mamd.domain.torrentfile import bdecode, bencode
 from mamd.runtime import Runtime
 from mamd.sim.mam import MamSimulator
 from mamd.sim.mam_catalogue import GOOD
+from mamd.sim.torrents import make_torrent
 from tests.support.mam_client import COOKIE, Harness, Memory, mam_harness, settings, stub
 
 SEARCH = "/tor/js/loadSearchJSONbasic.php"
@@ -159,6 +161,40 @@ async def test_an_expired_session_mid_run_stops_all_traffic_with_one_event(
     assert mam.states[-1][0] == "ok"
 
 
+async def test_a_retry_sends_the_cookie_the_failed_answer_rotated_to_and_keeps_it(mam: Harness) -> None:
+    sent: list[str | None] = []
+
+    async def account(request: web.Request) -> web.Response:
+        sent.append(request.cookies.get("mam_id"))
+        if len(sent) == 1:  # MAM rotates the cookie even on an error answer
+            response = web.Response(status=503, text="busy")
+        else:
+            response = web.json_response({"classname": "User", "uid": 1})
+        response.headers.add("Set-Cookie", f"mam_id=rotated-{len(sent)}; Path=/; HttpOnly")
+        return response
+
+    memory = Memory()
+    async with stub({"/jsonLoad.php": account}) as url:
+        mam.configure(base_url=url)
+        await mam.client(CookieStore(memory.load, memory.save)).account()
+    assert sent == [COOKIE, "rotated-1"]
+    assert memory.state["current"] == "rotated-2"
+
+
+async def test_a_cookie_rotated_on_an_answer_that_fails_the_call_is_kept(mam: Harness) -> None:
+    async def broken(request: web.Request) -> web.Response:
+        response = web.Response(status=500, text="boom")
+        response.headers.add("Set-Cookie", f"mam_id=after-{request.cookies.get('mam_id')}; Path=/")
+        return response
+
+    memory = Memory()
+    async with stub({"/jsonLoad.php": broken}) as url:
+        mam.configure(base_url=url)
+        with pytest.raises(Unavailable):
+            await mam.client(CookieStore(memory.load, memory.save)).account()
+    assert memory.state["current"] == f"after-after-{COOKIE}"
+
+
 # -- politeness --------------------------------------------------------------------------------
 
 
@@ -273,6 +309,42 @@ async def test_an_html_page_instead_of_json_means_the_session_is_gone(mam: Harne
     mam.sim.faults.garbage_next(1, path_prefix=SEARCH)
     with pytest.raises(Unauthorized):
         await mam.client().search("Warbreaker")
+    assert len(mam.rejections) == 1
+
+
+async def test_search_results_that_quote_the_login_page_are_results(mam: Harness) -> None:
+    hero = mam.sim.rows[HERO]
+    hero.title = "<html> Not logged in! The Hero of Ages"  # an uploader may title a book anything
+    page = await mam.client().search("Not logged in", fields=("title",))
+    assert [r.title for r in page.releases] == [hero.title]  # the words open the answer
+    assert mam.rejections == []
+    assert mam.states[-1][0] == "ok"
+
+
+async def test_a_torrent_whose_files_are_named_like_the_login_page_is_a_torrent(
+    mam: Harness, tmp_path: Path
+) -> None:
+    folder = tmp_path / "Not logged in! <html>"
+    folder.mkdir()
+    (folder / "<html> Not logged in! - Part 01.mp3").write_bytes(b"\x00" * 70_000)
+    torrent = make_torrent(folder)
+
+    async def download(request: web.Request) -> web.Response:
+        return web.Response(body=torrent, content_type="application/x-bittorrent")
+
+    async with stub({DOWNLOAD: download}) as url:
+        mam.configure(base_url=url)
+        data, meta = await mam.client().download(HERO)
+    assert data == torrent
+    assert meta.name == folder.name
+    assert mam.rejections == []
+
+
+async def test_the_login_page_instead_of_a_torrent_means_the_session_is_gone(mam: Harness) -> None:
+    mam.sim.session.rejection = "login"
+    mam.sim.expire_session()
+    with pytest.raises(Unauthorized):
+        await mam.client().download(HERO)
     assert len(mam.rejections) == 1
 
 

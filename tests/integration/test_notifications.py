@@ -359,7 +359,7 @@ async def test_no_configured_secret_cookie_or_passkey_reaches_a_notification(
         url = served.ntfy(topic)
         runtime = await make_runtime(notify=[{"url": url}])
         rotated = "rotated-mam-cookie-value-93b1"
-        runtime.redactor.add(rotated)  # as the MAM client does with every cookie MAM rotates to
+        runtime.redactor.cookie(rotated)  # as the MAM client does with every cookie MAM rotates to
         passkey = "0123456789abcdefPASSKEYxyz"
         leaky = (
             f"cannot import Dune: key {API_KEY}, cookie {MAM_SESSION} then {rotated}, tracker "
@@ -406,6 +406,33 @@ async def test_the_daily_summary_tells_the_day(make_runtime: MakeRuntime, clock:
         "• Audiobookshelf answers 403 to a library scan",
         "mamd daily summary",
     ]
+
+
+async def test_an_event_written_with_its_change_is_told_only_when_the_change_is_kept(
+    make_runtime: MakeRuntime, clock: FakeClock
+) -> None:
+    """Grabs and imports write their event in their own transaction (`Events.insert`): the message is
+    part of it, so a change undone leaves no event and nothing to send."""
+    async with receiver.receiving() as served:
+        runtime = await make_runtime(notify=[{"url": served.ntfy()}])
+
+        async def undone() -> None:
+            async with runtime.store.transaction() as db:
+                await runtime.events.insert(db, clock.now(), "import.failed", "cannot import: gone", None)
+                raise RuntimeError("the change the event belongs to fails")
+
+        with pytest.raises(RuntimeError):
+            await undone()
+        assert await runtime.events.recent(5) == []
+        assert await runtime.notifications.outbox.size() == 0
+        async with runtime.store.transaction() as db:
+            event = await runtime.events.insert(
+                db, clock.now(), "import.failed", "cannot import The Hero of Ages: taken", None, book=HERO
+            )
+        await runtime.notifications.run_once()
+    (message,) = served.messages
+    assert message["title"] == "Import failed: The Hero of Ages — Brandon Sanderson (Mistborn #3)"
+    assert message["message"].startswith(f"cannot import The Hero of Ages: taken\nmamd event {event}")
 
 
 async def test_events_nobody_asked_for_store_nothing(make_runtime: MakeRuntime, clock: FakeClock) -> None:

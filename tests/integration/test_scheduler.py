@@ -304,6 +304,41 @@ async def test_run_now_runs_a_job_that_is_not_due_and_counts_as_its_last_run(
     assert state.next_due_at == run.started_at + HOUR + jitter("discover", run.started_at, HOUR)
 
 
+async def test_a_run_asked_for_by_hand_knows_it_and_one_mamd_asks_for_itself_does_not(
+    runtime: Runtime, clock: FakeClock, loops: Any
+) -> None:
+    job = Job()
+    use(runtime, {"search": job}, search=HOUR)
+    await runtime.scheduler.load()
+    loops(runtime)
+    await asleep(clock)
+    runtime.scheduler.run_now("search")  # what `mamd run-job search` and the API do
+    assert (await job.started()).by_hand is True
+    await finished(runtime)
+    assert runtime.request_job("search")  # what a library sync that found changes does
+    assert (await job.started()).by_hand is False
+    await finished(runtime)
+
+
+async def test_a_run_asked_for_while_the_job_runs_follows_it_once(
+    runtime: Runtime, clock: FakeClock, loops: Any
+) -> None:
+    job = Job(block=True)
+    use(runtime, {"discover": job}, discover=HOUR)
+    await runtime.scheduler.load()
+    loops(runtime)
+    await asleep(clock)
+    runtime.scheduler.run_soon("discover")
+    await job.started()
+    runtime.scheduler.run_soon("discover")  # an edit arrives while it runs on the old one
+    runtime.scheduler.run_soon("discover")
+    job.release.set()
+    follow_up = await job.started()
+    assert follow_up.trigger == "manual"
+    await finished(runtime)
+    assert job.calls == 2
+
+
 # -- failures --------------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,16 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mamd.clients.errors import Unauthorized
-from mamd.domain.discovery import WantSpec, series_want_key, title_want_key
+from mamd.domain.budget import BudgetFacts
+from mamd.domain.discovery import OwnedIndex, WantSpec, series_want_key, title_want_key
 from mamd.domain.library import Book, SeriesEntry
 from mamd.domain.queries import MAX_REQUESTS_PER_BOOK
+from mamd.domain.rules import AccountView
+from mamd.jobs import search as search_job
+from mamd.jobs.cascade import find
 from mamd.sim.mam_catalogue import GOOD
 from mamd.web import create_app
+from mamd.web.status import status_document
 from tests.support.configs import API_KEY
 from tests.support.mam_env import Env
 from tests.support.qbittorrent import api_client
@@ -36,6 +42,9 @@ EQUAL_RITES = WantSpec(
 )
 CIBOLA = WantSpec(
     title_want_key("James S. A. Corey", "Cibola Burn"), "manual", "James S. A. Corey", "Cibola Burn"
+)
+WARBREAKER = WantSpec(
+    title_want_key("Brandon Sanderson", "Warbreaker"), "manual", "Brandon Sanderson", "Warbreaker"
 )
 MISSING = WantSpec(title_want_key("Nobody", "No Such Book"), "manual", "Nobody Atall", "No Such Book")
 
@@ -122,17 +131,26 @@ async def test_without_an_account_snapshot_only_freeleech_is_grabbed(make_env: C
     assert [d.tid for d in env.sim.downloads] == [900110]  # the freeleech mp3, not the paid m4b
 
 
-async def test_a_budget_that_is_spent_blocks_the_grab_and_says_why(make_env: Callable[..., Any]) -> None:
+async def test_a_spent_budget_holds_the_search_and_says_why_without_asking_mam(
+    make_env: Callable[..., Any],
+) -> None:
     env: Env = await make_env({"limits": {"grabs_per_day": 0, "min_free_space": "1MiB"}})
     [book] = await env.want(HERO)
     await env.account()
-    await env.search()
+    result = await env.search()
+    assert result["searched"] == 0
+    assert "limits.grabs_per_day" in result["held"]
     blocked = await env.book(book)
     assert blocked.state == "blocked"
+    assert "not searched" in (blocked.state_reason or "")
     assert "limits.grabs_per_day" in (blocked.state_reason or "")
+    assert env.sim.requests.matching(SEARCH) == []  # nothing found could have been grabbed
     assert env.sim.downloads == []
-    [event] = await env.events("grab.blocked")
+    [event] = await env.events("search.held")
     assert "limits.grabs_per_day" in event.message
+    assert "limits.grabs_per_day" in (await status_document(env.runtime))["search"]["held"]
+    await env.search()
+    assert len(await env.events("search.held")) == 1  # said when it began, not at every run
 
 
 async def test_a_miss_is_searched_again_later_and_later(make_env: Callable[..., Any]) -> None:
@@ -242,7 +260,7 @@ async def test_a_torrent_gone_from_mam_fails_the_grab_and_the_book_waits(
     assert "The Hero of Ages" in event.message
 
 
-async def test_qbittorrent_down_at_grab_time_fails_the_grab_not_the_run(make_env: Callable[..., Any]) -> None:
+async def test_qbittorrent_down_holds_the_search_without_asking_mam(make_env: Callable[..., Any]) -> None:
     env: Env = await make_env()
     hero, rites = await env.want(HERO, EQUAL_RITES)
     await env.account()
@@ -251,11 +269,15 @@ async def test_qbittorrent_down_at_grab_time_fails_the_grab_not_the_run(make_env
         result = await env.search()
     finally:
         env.qbt.start()
-    assert result["searched"] == 2
+    assert result["searched"] == 0
+    assert env.sim.requests.matching(SEARCH) == []
     for book in (hero, rites):
         blocked = await env.book(book)
         assert blocked.state == "blocked"
         assert "qBittorrent did not answer" in (blocked.state_reason or "")
+    result = await env.search()  # qBittorrent is back: the same books are searched at once
+    assert result["searched"] == 2
+    assert len(await env.events("search.resumed")) == 1
 
 
 async def test_followed_authors_become_wanted_books(make_env: Callable[..., Any]) -> None:
@@ -386,3 +408,162 @@ async def test_a_want_naming_its_authors_last_name_first_is_searched_by_the_firs
     result = await env.search()
     assert result["would_grab"] == 1
     assert env.sim.searches[0][0].text == "Cibola Burn Corey James S A"
+
+
+# -- budgets that add up within one run -----------------------------------------------------------
+
+
+def row_size(env: Env, title: str) -> int:
+    return env.sim.rows[GOOD[title]].size_bytes
+
+
+async def test_grabs_in_one_run_keep_the_unsatisfied_reserve_together(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env()
+    env.sim.account.counters["unsat"].update(count=44, limit=50)  # room for one, keeping 5
+    await env.want(HERO, EQUAL_RITES, WARBREAKER)
+    await env.account()
+    result = await env.search()
+    assert (result["grabbed"], result["searched"]) == (1, 1)
+    assert "45 of 50 unsatisfied torrents (1 grabbed since MAM was asked)" in result["held"]
+    assert len(env.sim.downloads) == 1
+    assert len(env.sim.requests.matching(SEARCH)) == 1  # the first book only
+    states = sorted(book.state for book in await env.runtime.wanted.all())
+    assert states == ["blocked", "blocked", "grabbed"]
+
+
+async def test_paid_grabs_in_one_run_keep_the_ratio_floor_together(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env()
+    account = env.sim.account
+    first, second = row_size(env, "The Hero of Ages"), row_size(env, "Warbreaker")
+    # one paid grab leaves the ratio above ratio.floor (1.5); the two together would not
+    account.downloaded_bytes = int(account.uploaded_bytes / 1.5) - first - second // 2
+    hero, warbreaker = await env.want(HERO, WARBREAKER)
+    await env.account()
+    result = await env.search()
+    assert result["grabbed"] == 1
+    assert (await env.book(hero)).state == "grabbed"
+    refused = await env.book(warbreaker)
+    assert refused.state == "blocked"
+    assert "below ratio.floor" in (refused.state_reason or "")
+    assert [d.tid for d in env.sim.downloads] == [GOOD["The Hero of Ages"]]
+
+
+async def test_wedges_spent_in_one_run_leave_the_reserve_whole(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env({"rules": {"wedges": {"use": "prefer", "min_size": "100MiB", "keep": 3}}})
+    env.sim.account.wedges = 4  # one to spare
+    await env.want(HERO, WARBREAKER)
+    await env.account()
+    result = await env.search()
+    assert result["grabbed"] == 2
+    assert [d.fl for d in env.sim.downloads] == [True, False]
+    assert env.sim.account.wedges == 3
+
+
+# -- what is searched, and what is not -----------------------------------------------------------
+
+
+async def test_a_book_ignored_since_discovery_is_dropped_not_grabbed(make_env: Callable[..., Any]) -> None:
+    env: Env = await make_env()
+    [hero] = await env.want(HERO)
+    await env.account()
+    wanted = replace(env.runtime.config.wanted, ignore=("Brandon Sanderson",))
+    env.runtime.config = replace(env.runtime.config, wanted=wanted)  # a reload, before any discovery
+    result = await env.search()
+    assert result["grabbed"] == 0
+    assert await env.runtime.wanted.get(hero.id) is None
+    assert env.sim.requests.matching(SEARCH) == []
+    [dropped] = await env.events("wanted.dropped")
+    assert "wanted.ignore lists 'Brandon Sanderson'" in dropped.message
+
+
+async def test_the_ownership_index_is_built_once_a_run(
+    make_env: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env: Env = await make_env({"limits": {"grabs_per_day": 1, "min_free_space": "1MiB"}, "dry_run": True})
+    await env.runtime.library.upsert(
+        [Book(id=f"li_{n}", title=f"Owned {n}", authors=("Someone Else",)) for n in range(50)],
+        env.clock.now(),
+    )
+    built: list[int] = []
+    original = search_job.OwnedIndex
+
+    class Counting(original):  # type: ignore[valid-type,misc]  # counts, changes nothing
+        def __init__(self, books: Any) -> None:
+            built.append(1)
+            super().__init__(books)
+
+    monkeypatch.setattr(search_job, "OwnedIndex", Counting)
+    await env.want(HERO, EQUAL_RITES, WARBREAKER, CIBOLA)
+    await env.account()
+    result = await env.search()
+    assert result["would_grab"] == 4  # each had a release to check against the library
+    assert len(built) == 1
+
+
+# -- grabs that fail, and grabs cut short ----------------------------------------------------------
+
+
+async def test_a_grab_mam_keeps_refusing_fails_for_good_after_five_tries(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env()
+    [book] = await env.want(HERO)
+    await env.account()
+    waits = []
+    for _ in range(5):
+        env.sim.faults.fail_next(1, 404, path_prefix=DOWNLOAD)
+        await env.search()
+        failed = await env.book(book)
+        assert failed.state == "failed"
+        if failed.next_search_at is None:
+            break
+        waits.append(failed.next_search_at - env.clock.now())
+        env.clock.advance(waits[-1] + 1)
+        await env.account()  # the guard trusts a recent reading only
+    assert waits == [3600, 7200, 14400, 28800]
+    assert failed.next_search_at is None
+    assert "5 times in a row" in (failed.state_reason or "")
+    [shown] = (await status_document(env.runtime))["failed"]["books"]
+    assert (shown["id"], shown["next_search_at"]) == (book.id, None)
+    assert "5 times in a row" in shown["reason"]
+    env.clock.advance(30 * 86400)
+    assert (await env.search())["searched"] == 0  # failed for good: never due again by itself
+    assert len(env.sim.downloads) == 0
+
+    await env.account()
+    result = await search_job.run(env.runtime, env.context("search", "manual"))  # `mamd run-job search`
+    assert result["failed_retried"] == 1
+    assert (await env.book(book)).state == "grabbed"
+
+
+async def test_a_fetched_torrent_qbittorrent_did_not_take_is_added_later_from_the_kept_bytes(
+    make_env: Callable[..., Any],
+) -> None:
+    env: Env = await make_env()
+    [book] = await env.want(HERO)
+    await env.account()
+    env.runtime.config = replace(
+        env.runtime.config, qbittorrent=replace(env.runtime.config.qbittorrent, url="http://127.0.0.1:9")
+    )
+    search = search_job.Run(
+        env.runtime, env.context("search"), env.runtime.require_mam(), None, BudgetFacts(0, 0, 2**40, None),
+        OwnedIndex([]), (0, 0.0),
+    )  # fmt: skip
+    want = search_job._want(book)
+    found = await find(search.mam, env.runtime.config, AccountView(), want, book)
+    assert found.choice.best is not None
+    await search_job._grab(search, book, want, found.choice.best)  # qBittorrent is away
+    waiting = await env.book(book)
+    assert waiting.state == "failed"
+    assert "added from the fetched .torrent later" in (waiting.state_reason or "")
+    assert len(env.sim.downloads) == 1
+
+    env.runtime.config = replace(
+        env.runtime.config, qbittorrent=replace(env.runtime.config.qbittorrent, url=env.qbt.url)
+    )
+    result = await env.search()
+    assert result["grabs_finished"] == 1
+    assert (await env.book(book)).state == "grabbed"
+    assert len(env.sim.downloads) == 1  # never fetched twice
+    assert [t.hash for t in env.in_qbittorrent()] == [env.sim.downloads[0].info_hash]
+    assert len(await env.events("grab.added")) == 1

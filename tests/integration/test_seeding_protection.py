@@ -75,12 +75,17 @@ class RecordingQbittorrent:
     torrents_held: list[Torrent]
     calls: list[tuple[str, list[str]]] = field(default_factory=list)
 
-    async def torrents(self, *, category: str | None = None, tag: str | None = None) -> list[Torrent]:
-        return (
-            [t for t in self.torrents_held if category is None or t.category == category]
+    async def torrents(
+        self, *, category: str | None = None, tag: str | None = None, hashes: Iterable[str] | None = None
+    ) -> list[Torrent]:
+        chosen = None if hashes is None else set(hashes)
+        return [
+            t
+            for t in self.torrents_held
             if tag is None
-            else []
-        )
+            and (category is None or t.category == category)
+            and (chosen is None or t.hash in chosen)
+        ]
 
     async def stop(self, hashes: Iterable[str]) -> None:
         self.calls.append(("stop", list(hashes)))

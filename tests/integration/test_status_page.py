@@ -235,8 +235,8 @@ async def test_with_a_thousand_wanted_books_the_page_stays_under_100_kb(
         WantSpec(title_want_key("Author", f"Book {i}"), "manual", "Author", f"Book {i}") for i in range(1000)
     ]
     await runtime.wanted.apply(specs, {}, [], clock.now())
-    books = await runtime.wanted.all()
-    for book in books[2:502]:
+    books = [book for book in await runtime.wanted.all() if book.title and book.title.startswith("Book ")]
+    for book in books[:500]:
         await runtime.wanted.searched(book.id, "skipped", "no release on MAM matches it", None, clock.now())
     html = await (await client.get("/", headers=BROWSER)).text()
     assert len(html.encode()) < 100 * 1024

@@ -9,8 +9,10 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -464,6 +466,73 @@ async def test_daily_backups_are_counted_apart_from_the_copy_made_before_a_migra
     assert made[-1].exists(), "the backup just written was deleted at once"
     daily = ["mamd-20270115T080000Z.db", "mamd-20270116T080000Z.db", "mamd-20270117T080000Z.db"]
     assert backup_names(folder) == [*daily[-keep:], before.name]
+
+
+async def test_a_backup_never_holds_half_of_a_transaction(store: Store, tmp_path: Path) -> None:
+    """Another coroutine's transaction, open while the copy is asked for, is not in the copy."""
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def half_done() -> None:
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO meta (key, value, updated_at) VALUES ('half', 'done', 0)")
+            inside.set()
+            await release.wait()
+            raise RuntimeError("this transaction is rolled back")
+
+    writer = asyncio.create_task(half_done())
+    await asyncio.wait_for(inside.wait(), 5)
+    backup = asyncio.create_task(store.backup(tmp_path / "backups", keep=2, now=T0))
+    await asyncio.wait({backup}, timeout=1.0)  # long enough for an unlocked copy to be taken meanwhile
+    release.set()
+    with pytest.raises(RuntimeError, match="rolled back"):
+        await asyncio.wait_for(writer, 5)  # a copy taken inside it would hold the writer's thread
+    copy = await asyncio.wait_for(backup, 5)
+    assert copy is not None
+    assert scalar(copy, "SELECT count(*) FROM meta WHERE key = 'half'") == 0
+
+
+async def test_the_database_its_wal_and_its_copies_are_readable_by_mamd_only(
+    store: Store, db_path: Path, tmp_path: Path
+) -> None:
+    await Events(store).add(T0, "mam.cookie", "the file holds the live session cookie")
+    copy = await store.backup(tmp_path / "backups", keep=2, now=T0)
+    assert copy is not None
+    files = [db_path, db_path.with_name("mamd.db-wal"), db_path.with_name("mamd.db-shm"), copy]
+    assert {path.name: oct(path.stat().st_mode & 0o777) for path in files} == {
+        path.name: "0o600" for path in files
+    }
+
+
+async def test_the_store_makes_no_filesystem_call_on_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database on a hung network volume must not stall the loop: every file-system call runs in a
+    thread. The calls are spied on where pathlib and the store make them: `os`."""
+    loop_thread = threading.get_ident()
+    on_the_loop: list[str] = []
+    for name in ("stat", "lstat", "mkdir", "open", "access", "statvfs", "unlink", "replace", "rename"):
+        original = getattr(os, name)
+
+        def spy(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            if threading.get_ident() == loop_thread:
+                on_the_loop.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, spy)
+    store = Store(tmp_path / "state" / "mamd.db")
+    await store.open()
+    try:
+        await Events(store).add(T0, "probe", "a write")
+        assert await store.probe()
+        await store.backup(tmp_path / "state" / "backups", keep=1, now=T0)
+    finally:
+        await store.close()
+    refused = Store(tmp_path / "a-file" / "mamd.db")
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(StoreUnavailable):
+        await refused.open()  # the explanation looks at the file system too
+    monkeypatch.undo()
+    assert on_the_loop == []
 
 
 # -- refusals: locked and read-only ----------------------------------------------------------------

@@ -13,8 +13,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from mamd.backoff import Backoff
 from mamd.clients.errors import NotFound, Rejected, Throttled, Unauthorized, Unavailable
-from mamd.clients.upstream import RetryPolicy, Upstream, retry_after_seconds
+from mamd.clients.upstream import NO_RETRY, RetryPolicy, Upstream, retry_after_seconds
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -69,7 +70,7 @@ class Harness:
             "service": "fake",
             "base_url": lambda: str(self.server.make_url("")),
             "timeout_s": 2.0,
-            "retry": RetryPolicy(attempts=3, base_s=0.1, max_s=1.0, max_retry_after_s=30),
+            "retry": RetryPolicy(Backoff(0.1, 1.0, give_up_after=3, jitter=0.5), max_retry_after_s=30),
             "sleep": self.sleep,
             "on_state": lambda state, error: self.states.append((state, error)),
         }
@@ -128,19 +129,21 @@ async def test_a_timeout_is_unavailable_and_retried(serve: Any) -> None:
     script = Script(hang(5))
     harness = await serve(script)
     with pytest.raises(Unavailable, match=r"no answer within 0\.2 s"):
-        await harness.upstream(timeout_s=0.2, retry=RetryPolicy(attempts=2, base_s=0.01)).request("GET", "/x")
+        await harness.upstream(timeout_s=0.2, retry=RetryPolicy(Backoff(0.01, 8.0, give_up_after=2))).request(
+            "GET", "/x"
+        )
     assert len(script.requests) == 2
 
 
 async def test_garbage_instead_of_json_is_unavailable(serve: Any) -> None:
     harness = await serve(Script(status(200, "<html>login</html>")))
     with pytest.raises(Unavailable, match="not JSON: '<html>login</html>'"):
-        await harness.upstream(retry=RetryPolicy(attempts=1)).request("GET", "/x")
+        await harness.upstream(retry=NO_RETRY).request("GET", "/x")
 
 
 async def test_nothing_listening_is_unavailable(serve: Any) -> None:
     harness = await serve(Script(json_ok({})))
-    upstream = harness.upstream(base_url=lambda: "http://127.0.0.1:9", retry=RetryPolicy(attempts=1))
+    upstream = harness.upstream(base_url=lambda: "http://127.0.0.1:9", retry=NO_RETRY)
     with pytest.raises(Unavailable, match="cannot connect"):
         await upstream.request("GET", "/x")
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
+import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
@@ -19,7 +22,7 @@ from mamd import __version__
 from mamd.clock import iso
 from mamd.config import load_config
 from mamd.domain.account import AccountSnapshot, Counter
-from mamd.logs import Redactor
+from mamd.logs import Redactor, configure_logging
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext
 from mamd.web import MAX_BODY_BYTES, create_app
@@ -57,6 +60,22 @@ async def error_of(response: Any) -> dict[str, Any]:
     assert error["message"]
     assert error["request_id"] == response.headers["X-Request-Id"]
     return error
+
+
+@contextlib.contextmanager
+def logging_into(stream: io.StringIO, redactor: Redactor) -> Iterator[None]:
+    """mamd's JSON log lines go into `stream` meanwhile; logging is as it was afterwards."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    structlog.reset_defaults()
+    configure_logging("info", "json", redactor, stream)
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+        structlog.reset_defaults()
 
 
 async def wait_until(condition: Callable[[], bool]) -> None:
@@ -433,14 +452,38 @@ async def test_hook_stores_every_optional_field_with_numbers_as_numbers(
         "save_path": "/srv/torrents/audiobooks",
         "num_files": "12",
         "size": "734003200",
-        "tracker": "https://t.myanonamouse.net/tracker.php/x/announce",
+        "tracker": "https://t.myanonamouse.net/tracker.php/aB3dE5fG7hJ9kL1mN3pQ5rS7/announce",
     }
     response = await client.post("/hooks/qbittorrent", data=fields, headers=KEY)
     assert response.status == 202
     [row] = inbox_rows(runtime)
     expected = {k: v for k, v in fields.items() if k != "hash"}
     expected.update(num_files=12, size=734003200)
+    expected["tracker"] = "https://t.myanonamouse.net/tracker.php/***/announce"
     assert row["payload"] == expected
+
+
+async def test_the_passkey_in_a_hooks_tracker_is_neither_stored_nor_logged(
+    client: Client, runtime: Runtime
+) -> None:
+    passkey = "aB3dE5fG7hJ9kL1mN3pQ5rS7"
+    stream = io.StringIO()
+    with logging_into(stream, runtime.redactor):
+        response = await client.post(
+            "/hooks/qbittorrent",
+            data={"hash": HASH, "tracker": f"https://t.myanonamouse.net/tracker.php/{passkey}/announce"},
+            headers=KEY,
+        )
+    assert response.status == 202
+    [row] = inbox_rows(runtime)
+    [accepted] = [json.loads(line) for line in stream.getvalue().splitlines() if "hook.accepted" in line]
+    assert (
+        accepted["tracker"]
+        == row["payload"]["tracker"]
+        == "https://t.myanonamouse.net/tracker.php/***/announce"
+    )
+    with contextlib.closing(sqlite3.connect(runtime.store.path)) as db:
+        assert passkey not in "\n".join(db.iterdump())
 
 
 async def test_hook_leaves_empty_optional_fields_out_of_the_payload(client: Client, runtime: Runtime) -> None:

@@ -50,14 +50,19 @@ def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_config(folder: Path, changes: dict[str, Any] | None = None, name: str = "mamd.yaml") -> Path:
+def write_config(
+    folder: Path, changes: dict[str, Any] | None = None, name: str = "mamd.yaml", *, jobs_off: bool = True
+) -> Path:
     """A valid file in `folder`, with `changes` merged in (a value of None removes nothing: it sets null).
 
-    The default torrent and library folders are made too, so that imports can work (mamd checks).
-    """
+    The default torrent and library folders are made too, so that imports can work (mamd checks). Every
+    job is off unless `jobs_off=False`, which leaves each on its default interval, as shipped."""
     path = folder / name
     for default in ("torrents", "library"):
         (folder / default).mkdir(exist_ok=True)
-    data = merge(base_config(folder), changes or {})
+    base = base_config(folder)
+    if not jobs_off:
+        del base["schedule"]
+    data = merge(base, changes or {})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

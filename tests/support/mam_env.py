@@ -42,8 +42,9 @@ class Env:
     qbt: QbittorrentNox
     clock: InstantClock
 
-    def context(self, job: str) -> JobContext:
-        return JobContext(job, 0, "manual", self.clock, JobState(job))
+    def context(self, job: str, trigger: str = "schedule") -> JobContext:
+        """As the job's timer starts it; `trigger="manual"` as `mamd run-job` does."""
+        return JobContext(job, 0, trigger, self.clock, JobState(job), by_hand=trigger == "manual")
 
     async def want(self, *specs: WantSpec) -> list[WantedBook]:
         await self.runtime.wanted.apply(specs, {}, [], self.clock.now())

@@ -7,7 +7,9 @@ from html.parser import HTMLParser
 from mamd.config.problems import ConfigError, Problem
 from mamd.domain.account import AccountSnapshot, Counter
 from mamd.domain.discovery import WantSpec, title_want_key
+from mamd.jobs import search
 from mamd.runtime import Runtime
+from mamd.tasks import LoopState
 
 DAY = 86400.0
 GIB = 1024**3
@@ -55,8 +57,9 @@ def page_tags(html: str) -> list[str]:
 
 
 async def fill(runtime: Runtime, now: float, *, ratio: float = 1.3) -> list[int]:
-    """A month of account readings, two wanted books (one with a hostile title), an event, a torrent at
-    risk, a service down and a rejected edit: every section of the page has something to say."""
+    """A month of account readings, two wanted books (one with a hostile title) and one whose grab failed
+    for good, an event, a torrent at risk, an import that failed, a service down, a loop started again,
+    searching held and a rejected edit: every section of the page has something to say."""
     for index in range(31 * 8):  # every three hours for 31 days, the last one now
         at = now - (31 * 8 - 1 - index) * 3 * 3600
         await runtime.account.add(
@@ -74,12 +77,21 @@ async def fill(runtime: Runtime, now: float, *, ratio: float = 1.3) -> list[int]
     specs = [
         WantSpec(title_want_key(HOSTILE_AUTHOR, HOSTILE_TITLE), "manual", HOSTILE_AUTHOR, HOSTILE_TITLE),
         WantSpec(title_want_key("Frank Herbert", "Dune"), "manual", "Frank Herbert", "Dune"),
+        WantSpec(title_want_key("Ursula K. Le Guin", "Tehanu"), "manual", "Ursula K. Le Guin", "Tehanu"),
     ]
     await runtime.wanted.apply(specs, {}, [], now)
     books = await runtime.wanted.all()
     await runtime.wanted.searched(
         books[1].id, "skipped", "no release passed the rules: abridged", now + DAY, now
     )
+    refused = "grab failed: MAM has no such torrent (5 times in a row: not searched again until asked)"
+    await runtime.wanted.failed(books[2].id, refused, None, now)
+    await runtime.torrents.seen("cd" * 20, "Robin Hobb - Assassin's Apprentice", now)
+    await runtime.torrents.failed("cd" * 20, "the library folder is not mounted (tried 30 times)")
+    await runtime.store.write_state(
+        search.HELD_KEY, {"reason": "3 downloads running already", "since": now}, now
+    )
+    runtime.loops.states["importer"] = LoopState("importer", "restarting", 2, "OSError: disk gone", now - 60)
     await runtime.events.add(now, "wanted.added", HOSTILE_EVENT, f"wanted:{books[0].id}")
     await runtime.torrents.seen("ab" * 20, "Brandon Sanderson - The Hero of Ages", now)
     await runtime.torrents.set_risk("ab" * 20, "its download is stopped")

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.configs import write_config
+from tests.support.abs_sim import abs_simulator
+from tests.support.configs import free_port, write_config
 from tests.support.daemon import DaemonProcess, NotifySocket, running_daemon, wait_for
 
 pytestmark = pytest.mark.system
@@ -194,6 +195,40 @@ def test_a_hook_accepted_before_kill_9_is_still_there_after_restart(tmp_path: Pa
     with contextlib.closing(sqlite3.connect(database)) as db:
         rows = db.execute("SELECT hash, state, payload FROM hook_inbox").fetchall()
     assert rows == [(HASH, "pending", '{"name": "A Book"}')]
+
+
+def test_an_edit_of_wanted_is_worked_out_within_seconds_not_at_the_next_discovery(tmp_path: Path) -> None:
+    with abs_simulator(items=3) as library:  # discover works only from a library that was read
+        config = write_config(
+            tmp_path,
+            {
+                "schedule": {"library_sync": "12h", "discover": "12h"},
+                "audiobookshelf": {"url": library.url, "api_key": library.api_key},
+                "mam": {"base_url": f"http://127.0.0.1:{free_port()}"},
+                "wanted": {"series_gaps": False},  # only what the edits name
+            },
+        )
+        with running_daemon(config) as daemon:
+            _wanted_follows_each_edit(config, daemon)
+
+
+def _wanted_follows_each_edit(config: Path, daemon: DaemonProcess) -> None:
+    def titles() -> list[str]:
+        code, body = daemon.get("/api/v1/wanted")
+        assert code == 200, body
+        return [book["title"] for book in body["wanted"]]
+
+    def discovered() -> object:
+        jobs = daemon.status()["jobs"]
+        return jobs["library_sync"]["last_result"] == "ok" and jobs["discover"]["last_result"] == "ok"
+
+    wait_for("the library read and the first discovery", discovered, timeout=30)
+    manual = [{"title": "The Hero of Ages", "author": "Brandon Sanderson"}]
+    config.write_text(edit(config, wanted={"manual": manual}))
+    wait_for("the new manual book", lambda: titles() == ["The Hero of Ages"], timeout=10)
+    config.write_text(edit(config, wanted={"manual": manual, "ignore": ["Brandon Sanderson"]}))
+    wait_for("the ignored book to go", lambda: titles() == [], timeout=10)
+    assert daemon.status()["jobs"]["discover"]["last_result"] == "ok"
 
 
 def test_a_storm_of_sighups_collapses_and_the_daemon_keeps_serving(

@@ -1,10 +1,11 @@
 """The status page of a running daemon in a real browser: Debian's Chromium, headless, loads it from
-`mamd run` (against the MAM simulator, with a month of account readings, a problem, wanted books of
-which one has a hostile title) and the DOM and two screenshots are checked."""
+`mamd run` (against the MAM simulator and a real qbittorrent-nox, with a month of account readings, a
+problem, wanted books of which one has a hostile title) and the DOM and two screenshots are checked."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from mamd.domain.account import AccountSnapshot, Counter
+from mamd.sim.qbittorrent import QbittorrentNox
 from mamd.store import Store
 from mamd.store.account import AccountHistory
 from tests.support.abs_sim import abs_simulator
@@ -68,15 +70,28 @@ def run_job(daemon: DaemonProcess, name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     folder = tmp_path_factory.mktemp("page")
-    with mam_simulator() as mam, abs_simulator(items=3) as library:
+    # a real qbittorrent-nox: MAM is searched only while a grab could happen, which needs its downloads
+    with mam_simulator() as mam, abs_simulator(items=3) as library, contextlib.ExitStack() as stack:
+        qbt = QbittorrentNox(folder / "qbt").start()
+        stack.callback(qbt.stop)
         config = write_config(
             folder,
             {
                 "dry_run": True,
-                "audiobookshelf": {"url": library.url, "api_key": library.api_key},
+                # a library folder that is not there: the import check reports a problem at start
+                "audiobookshelf": {
+                    "url": library.url,
+                    "api_key": library.api_key,
+                    "path": str(folder / "not-mounted"),
+                },
                 "mam": {"base_url": mam.url, "session": SIM_COOKIE, "search_interval": "1s"},
-                # a save path that is not there: the import check reports a problem at start
-                "qbittorrent": {"save_path": str(folder / "not-mounted")},
+                "qbittorrent": {
+                    "url": qbt.url,
+                    "username": qbt.username,
+                    "password": qbt.password,
+                    "save_path": str(qbt.save_path),
+                },
+                "limits": {"min_free_space": "1MiB"},
                 "wanted": {
                     "manual": [
                         {"title": HOSTILE_TITLE, "author": HOSTILE_AUTHOR},

@@ -9,7 +9,7 @@ import pytest
 
 from mamd.config.model import LimitsConfig, RatioConfig
 from mamd.domain.account import AccountSnapshot, Counter
-from mamd.domain.budget import BudgetFacts, blocked
+from mamd.domain.budget import BudgetFacts, blocked, held
 from mamd.domain.release import Release
 from mamd.domain.rules import Decision
 
@@ -130,3 +130,77 @@ def test_a_new_account_with_nothing_downloaded() -> None:
     assert blocked(decision(), facts(snapshot=fresh), LIMITS, RATIO) is not None
     rich = snapshot(uploaded=100 * GIB, downloaded=0)
     assert blocked(decision(), facts(snapshot=rich), LIMITS, RATIO) is None
+
+
+# -- grabs since the snapshot, and whether anything may be grabbed at all ------------------------
+
+
+def test_grabs_in_one_run_add_up_against_the_unsatisfied_reserve() -> None:
+    room_of_two = facts(snapshot=snapshot(counters={"unsat": Counter(count=43, limit=50)}))
+    first = decision(free=True)
+    assert blocked(first, room_of_two, LIMITS, RATIO) is None
+    after_one = room_of_two.after(first)
+    assert blocked(first, after_one, LIMITS, RATIO) is None
+    why = blocked(first, after_one.after(first), LIMITS, RATIO)
+    assert why is not None
+    assert "45 of 50 unsatisfied torrents (2 grabbed since MAM was asked)" in why
+
+
+def test_paid_grabs_in_one_run_add_up_against_the_ratio_floor() -> None:
+    # 300 GiB up, 191 GiB down: one 5 GiB paid torrent leaves 1.53, a second would leave 1.49
+    near = facts(snapshot=snapshot(downloaded=191 * GIB))
+    paid = decision(size=5 * GIB)
+    assert blocked(paid, near, LIMITS, RATIO) is None
+    why = blocked(paid, near.after(paid), LIMITS, RATIO)
+    assert why is not None
+    assert "the ratio would drop to 1.49" in why
+    assert blocked(decision(size=5 * GIB, free=True), near.after(paid), LIMITS, RATIO) is None
+
+
+def test_freeleech_grabs_do_not_count_against_the_ratio() -> None:
+    near = facts(snapshot=snapshot(downloaded=190 * GIB))
+    free = decision(size=5 * GIB, free=True)
+    assert blocked(decision(size=5 * GIB), near.after(free).after(free), LIMITS, RATIO) is None
+
+
+def test_wedges_spent_in_a_run_are_gone_from_the_account() -> None:
+    start = facts(snapshot=snapshot(wedges=6))
+    wedged = decision(use_wedge=True)
+    assert start.wedges == 6
+    assert start.after(wedged).after(wedged).wedges == 4
+    assert start.after(decision()).wedges == 6
+    assert facts(snapshot=None).wedges is None
+
+
+def test_the_local_budgets_follow_each_grab() -> None:
+    after = facts(active_downloads=1, grabs_last_day=4, free_space=100 * GIB).after(decision(size=3 * GIB))
+    assert (after.active_downloads, after.grabs_last_day, after.free_space) == (2, 5, 97 * GIB)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"grabs_last_day": 10}, "limits.grabs_per_day"),
+        ({"active_downloads": 3}, "limits.active_downloads"),
+        ({"active_downloads": None}, "qBittorrent did not answer"),
+        ({"free_space": 19 * GIB}, "limits.min_free_space"),
+        ({"snapshot": snapshot(counters={"unsat": Counter(count=45, limit=50)})}, "unsatisfied"),
+        (
+            {"snapshot": snapshot(counters={"unsat": Counter(count=1, limit=50), "seedHnr": Counter(1)})},
+            "hit-and-run",
+        ),
+        ({"snapshot": snapshot(counters={})}, "unknown"),
+    ],
+)
+def test_nothing_may_be_grabbed_when_a_budget_is_spent_whatever_the_release(
+    changes: dict[str, Any], reason: str
+) -> None:
+    why = held(facts(**changes), LIMITS)
+    assert why is not None
+    assert reason in why
+
+
+def test_something_may_be_grabbed_without_a_snapshot_or_near_the_ratio_floor() -> None:
+    assert held(facts(snapshot=None), LIMITS) is None  # freeleech may be
+    assert held(facts(snapshot=snapshot(downloaded=300 * GIB)), LIMITS) is None  # so may freeleech
+    assert held(facts(), LIMITS) is None

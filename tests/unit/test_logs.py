@@ -529,16 +529,51 @@ def test_redactor_replaces_a_longer_secret_whole_before_a_shorter_one_it_contain
     assert redactor.text("x abc123-longer y abc123 z") == "x *** y *** z"
 
 
-def test_redactor_add_registers_a_secret_learnt_at_run_time() -> None:
+def test_redactor_cookie_registers_a_value_learnt_at_run_time() -> None:
     redactor = Redactor(["first-secret"])
-    redactor.add("rotated-cookie-value")
+    redactor.cookie("rotated-cookie-value")
     assert redactor.text("first-secret rotated-cookie-value") == "*** ***"
 
 
 def test_redactor_ignores_empty_secrets() -> None:
     redactor = Redactor(["", "real"])
-    redactor.add("")
+    redactor.cookie("")
     assert redactor.text("a real b") == "a *** b"
+    assert redactor.secrets == ("real",)
+
+
+def test_redactor_keeps_the_current_and_the_previous_cookie_only() -> None:
+    redactor = Redactor(["configured-api-key"])
+    for number in range(50_000):  # weeks of MAM rotating the cookie on every answer
+        redactor.cookie(f"cookie-{number:06d}")
+    assert sorted(redactor.secrets) == ["configured-api-key", "cookie-049998", "cookie-049999"]
+    assert redactor.text("cookie-049999 cookie-049998 cookie-000001") == "*** *** cookie-000001"
+
+
+def test_redactor_update_replaces_the_configured_secrets_and_keeps_the_cookies() -> None:
+    redactor = Redactor(["old-api-key", "first-cookie"])
+    redactor.cookie("rotated-cookie")
+    redactor.update(["new-api-key", "first-cookie"])
+    assert redactor.text("old-api-key new-api-key rotated-cookie") == "old-api-key *** ***"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://t.myanonamouse.net/tracker.php/aB3dE5fG7hJ9kL1mN3pQ5rS7/announce",
+            "https://t.myanonamouse.net/tracker.php/***/announce",
+        ),
+        ("http://tracker.example/announce/0123456789abcdef0123", "http://tracker.example/announce/***"),
+        (
+            "http://tracker.example/announce.php?passkey=0123456789abcdef",
+            "http://tracker.example/announce.php?passkey=***",
+        ),
+        ("udp://open.tracker.example:1337/announce", "udp://open.tracker.example:1337/announce"),
+    ],
+)
+def test_redactor_hides_the_passkey_of_a_tracker_url(url: str, shown: str) -> None:
+    assert Redactor().text(f"tracker {url} does not work") == f"tracker {shown} does not work"
 
 
 def test_redactor_value_keeps_non_text_values_and_containers() -> None:

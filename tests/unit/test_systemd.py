@@ -8,6 +8,7 @@ import secrets
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -198,3 +199,14 @@ def test_watchdog_interval_is_half_of_watchdog_usec_when_meant_for_this_process(
         assert notifier.watchdog_interval == expected
     finally:
         notifier.close()
+
+
+def test_a_notification_socket_nobody_reads_never_holds_mamd_up(notifier: Notifier) -> None:
+    """systemd busy elsewhere: its queue fills, and mamd carries on rather than wait (a blocking send
+    would stop the event loop, the watchdog with it)."""
+    sender = threading.Thread(
+        target=lambda: [notifier.status(f"line {n}") for n in range(20_000)], daemon=True
+    )
+    sender.start()
+    sender.join(10)
+    assert not sender.is_alive(), "a send blocked on the full queue"
