@@ -3,9 +3,9 @@
 A service's state changes with every request mamd makes to it, but nothing may need it for hours: after
 a restart of Audiobookshelf, `/status` would say `down` until the next scheduled job. So a service that
 is down (or, for Audiobookshelf, refuses the key or lacks the configured library) is asked again with a
-cheap request on a short backoff (`probe_delay`: seconds, growing to a minute), and a reload that
-changes a service's settings asks at once. When it answers, the work that waited on it goes on: the
-inbox and the library scans are woken, and a failed `library_sync` runs again.
+cheap request on a short backoff (`PROBE`, the daemon's one backoff policy: seconds, growing to a
+minute), and a reload that changes a service's settings asks at once. When it answers, the work that
+waited on it goes on: the inbox and the library scans are woken, and a failed `library_sync` runs again.
 
 MAM is never probed: its client has its own spacing and pauses, and a refused session must not be
 asked again until it changes. Nor is a qBittorrent that refuses the password: it bans an address
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from mamd.backoff import Backoff
 from mamd.clients.errors import UpstreamError
 from mamd.clock import sleep_or_wake
 from mamd.logs import get_logger
@@ -27,19 +28,13 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-PROBE_FIRST_S = 2.0
-PROBE_MAX_S = 60.0
+PROBE = Backoff(first_s=2.0, max_s=60.0)  # probes of a service still unavailable, never given up
 IDLE_S = 3600.0
 # the states in which each service is asked again by itself
 PROBED = {
     "audiobookshelf": frozenset({"down", "unauthorized", "throttled"}),
     "qbittorrent": frozenset({"down"}),
 }
-
-
-def probe_delay(attempt: int) -> float:
-    """Seconds before probe number `attempt + 1` of a service still unavailable after `attempt` probes."""
-    return float(min(PROBE_MAX_S, PROBE_FIRST_S * 2 ** min(max(attempt, 1) - 1, 10)))
 
 
 class ServiceProbes:
@@ -56,7 +51,7 @@ class ServiceProbes:
         if state in PROBED[service]:
             if service not in self._due:
                 self._attempts[service] = 0
-                self._due[service] = self._runtime.clock.now() + probe_delay(1)
+                self._due[service] = self._runtime.clock.now() + PROBE.delay(1)
                 self._wake.set()
         elif not self._needs_probe(service):
             self._due.pop(service, None)
@@ -66,7 +61,7 @@ class ServiceProbes:
         """The configured library is not there: look for it again on the same backoff."""
         if "audiobookshelf" not in self._due:
             self._attempts["audiobookshelf"] = 0
-            self._due["audiobookshelf"] = self._runtime.clock.now() + probe_delay(1)
+            self._due["audiobookshelf"] = self._runtime.clock.now() + PROBE.delay(1)
             self._wake.set()
 
     def scheduled(self) -> dict[str, float]:
@@ -129,7 +124,7 @@ class ServiceProbes:
     def _again(self, service: str, why: str) -> bool:
         attempt = self._attempts.get(service, 0) + 1
         self._attempts[service] = attempt
-        delay = probe_delay(attempt)
+        delay = PROBE.delay(attempt)
         self._due[service] = self._runtime.clock.now() + delay
         log.debug("probe.unavailable", service=service, why=why, retry_in_s=delay)
         return False

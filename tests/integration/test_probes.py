@@ -8,14 +8,14 @@ from pathlib import Path
 import aiohttp
 
 from mamd.config import load_config
-from mamd.probes import probe_delay
+from mamd.probes import PROBE
 from mamd.runtime import Runtime
 from tests.support.clock import FakeClock, InstantClock
 from tests.support.configs import free_port
 
 
 def test_probes_come_within_seconds_and_slow_to_a_minute() -> None:
-    assert [probe_delay(n) for n in (1, 2, 3, 4, 5, 6, 7, 50)] == [2, 4, 8, 16, 32, 60, 60, 60]
+    assert [PROBE.delay(n) for n in (1, 2, 3, 4, 5, 6, 7, 50)] == [2, 4, 8, 16, 32, 60, 60, 60]
 
 
 async def test_a_service_going_down_is_scheduled_for_a_probe_and_one_coming_back_is_not(
