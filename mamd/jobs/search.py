@@ -322,7 +322,7 @@ async def _grab(search: Run, book: WantedBook, want: Want, best: Decision) -> No
         data, meta = await search.mam.download(release.id, wedge=best.use_wedge)
     except (NotFound, Rejected) as exc:
         await runtime.grabs.failed(grab.id, exc.message, clock.now())
-        await _grab_failed(runtime, book.id, release.label, f"grab failed: {exc.message}", book.failures + 1)
+        await _grab_failed(runtime, book.id, grab, f"grab failed: {exc.message}", book.failures + 1)
         return
     except UpstreamError as exc:  # MAM failed mid-grab: nothing was fetched, the book keeps its place
         now = clock.now()
@@ -397,27 +397,35 @@ async def _not_taken(runtime: Runtime, grab: GrabRecord, exc: UpstreamError) -> 
         why = f"qBittorrent refused {grab.label} {failures} times, lastly: {exc.message}"
         if grab.wanted_id is not None:
             await runtime.wanted.failed(grab.wanted_id, why, None, now)
-        await runtime.events.add(now, "grab.failed", why, _subject(grab))
+        await runtime.events.add(now, "grab.failed", why, _subject(grab), book=grab.meta.card(), final=True)
         return
     await runtime.grabs.refused(grab.id, exc.message, now)
     why = f"qBittorrent did not take {grab.label}: {exc.message}; it is added from the fetched .torrent later"
     if grab.wanted_id is not None:
         await runtime.wanted.failed(grab.wanted_id, why, None, now)
     if grab.last_error != exc.message:  # said once per distinct problem
-        await runtime.events.add(now, "grab.failed", why, _subject(grab))
+        await runtime.events.add(now, "grab.failed", why, _subject(grab), book=grab.meta.card(), final=False)
 
 
 def _subject(grab: GrabRecord) -> str:
     return f"wanted:{grab.wanted_id}" if grab.wanted_id is not None else f"torrent:{grab.hash}"
 
 
-async def _grab_failed(runtime: Runtime, wanted_id: int, label: str, why: str, failures: int) -> None:
-    """MAM refused the `.torrent`: searched again later and later, and after `GRAB_RETRY` no more."""
+async def _grab_failed(runtime: Runtime, wanted_id: int, grab: GrabRecord, why: str, failures: int) -> None:
+    """MAM refused the `.torrent`: searched again later and later, and after `GRAB_RETRY` no more (`final`
+    in the event: a notification says it louder)."""
     now = runtime.clock.now()
     again = GRAB_RETRY.next_try(failures, now)
     shown = why if again is not None else f"{why} ({failures} times in a row: not searched again until asked)"
     await runtime.wanted.failed(wanted_id, shown, again, now)
-    await runtime.events.add(now, "grab.failed", f"could not grab {label}: {shown}", f"wanted:{wanted_id}")
+    await runtime.events.add(
+        now,
+        "grab.failed",
+        f"could not grab {grab.label}: {shown}",
+        f"wanted:{wanted_id}",
+        book=grab.meta.card(),
+        final=again is None,
+    )
 
 
 async def _finish_grabs(runtime: Runtime, mam: MamClient, context: JobContext) -> int:

@@ -57,6 +57,8 @@ _TITLES: Mapping[str, tuple[str, str]] = {
     "grab.added": ("Grabbed: {subject}", "Grabbed {n} books"),
     "grab.would_grab": ("Would grab: {subject}", "Would grab {n} books"),
     "grab.failed": ("Could not grab: {subject}", "Could not grab {n} books"),
+    "search.held": ("MAM is not searched", "MAM is not searched"),
+    "search.resumed": ("MAM is searched again", "MAM is searched again"),
     "import.done": ("Imported: {subject}", "Imported {n} books"),
     "import.would_link": ("Would import: {subject}", "Would import {n} books"),
     "import.failed": ("Import failed: {subject}", "{n} imports failed"),

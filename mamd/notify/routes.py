@@ -54,12 +54,17 @@ EVENTS: Mapping[str, Route] = {
     "grab.added": _batched("grabbed", "info", "grab.added"),
     "grab.would_grab": _batched("grabbed", "info", "grab.would_grab"),
     "grab.failed": _batched("grabbed", "warning", "grab.failed"),
+    # MAM is not searched while nothing may be grabbed (a budget spent, the guard, too little space),
+    # said once when it starts and once when it ends
+    "search.held": Route("grabbed", "warning"),
+    "search.resumed": Route("grabbed", "info"),
     "import.done": _batched("imported", "info", "import.done"),
     "import.would_link": _batched("imported", "info", "import.would_link"),
     "import.failed": Route("import_failed", "error"),
     "import.not_in_library": Route("import_failed", "warning"),
     "import.unsure": Route("import_failed", "warning"),
     "guard.stopped": _guard("warning"),
+    "guard.would_stop": _guard("warning"),
     "guard.resumed": _guard("info"),
     "guard.released": _guard("info"),
     "guard.stop_failed": _guard("error"),
@@ -90,6 +95,8 @@ def event_route(kind: str, data: Mapping[str, Any]) -> Route | None:
     if kind == "account.counter_rose":
         topic = "hit_and_run_risk" if data.get("counter") in _HIT_AND_RUN_COUNTERS else "problem"
         return Route(topic, "warning")
+    if kind == "grab.failed" and data.get("final"):  # refused again and again: not tried until asked
+        return Route("grabbed", "error")
     return EVENTS.get(kind)
 
 
@@ -129,6 +136,8 @@ def problem_route(problem_id: str, severity: str, service_state: str | None) -> 
     if problem_id.startswith("notify["):
         target = problem_id.removeprefix("notify")
         return ProblemRoute("problem", level, f"Notification target {target} fails")
+    if problem_id.startswith("loop."):  # `Loops` starts it again; resolved once it runs steadily
+        return ProblemRoute("problem", level, f"mamd's {problem_id.removeprefix('loop.')} loop failed")
     return ProblemRoute("problem", level, _TITLES.get(problem_id, f"Problem: {problem_id}"))
 
 

@@ -523,6 +523,9 @@ async def test_a_grab_mam_keeps_refusing_fails_for_good_after_five_tries(
     assert waits == [3600, 7200, 14400, 28800]
     assert failed.next_search_at is None
     assert "5 times in a row" in (failed.state_reason or "")
+    said = await env.events("grab.failed")  # newest first
+    assert [event.data["final"] for event in said] == [True] + [False] * 4  # a notification says it louder
+    assert said[0].data["book"]["title"] == "The Hero of Ages"
     [shown] = (await status_document(env.runtime))["failed"]["books"]
     assert (shown["id"], shown["next_search_at"]) == (book.id, None)
     assert "5 times in a row" in shown["reason"]

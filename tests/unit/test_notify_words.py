@@ -36,6 +36,18 @@ def test_one_import_is_titled_with_its_book_and_names_its_event() -> None:
     assert body == "in Audiobookshelf now\nmamd event 7"
 
 
+def test_a_search_held_and_a_grab_refused_for_good_say_what_happened() -> None:
+    why = "MAM is not searched while nothing may be grabbed: 3 downloads running already"
+    title, body = events_message([Item(8, "search.held", why, {"reason": "3 downloads running"})], 1, False)
+    assert (title, body) == ("MAM is not searched", f"{why}\nmamd event 8")
+    title, _ = events_message([Item(9, "search.resumed", "grabs may happen again", {})], 1, False)
+    assert title == "MAM is searched again"
+    refused = Item(10, "grab.failed", "could not grab it: 5 times in a row", {"book": HERO, "final": True})
+    title, body = events_message([refused], 1, False)
+    assert title == "Could not grab: The Hero of Ages — Brandon Sanderson (Mistborn #3)"
+    assert body.startswith("could not grab it: 5 times in a row")
+
+
 def test_a_long_batch_lists_ten_and_counts_the_rest() -> None:
     items = [Item(i, "grab.added", f"grabbed {i}", {"book": {"title": f"Book {i}"}}) for i in range(1, 16)]
     title, body = events_message(items[:12], 15, dry_run=True)
@@ -127,6 +139,14 @@ def test_the_daily_summary_counts_the_day_and_shows_what_changed() -> None:
         ("account.counter_rose", {"counter": "ite"}, "problem", "warning", None),
         ("torrent.at_risk", {}, "hit_and_run_risk", "warning", "torrent.at_risk"),
         ("bonus.halted", {}, "bonus", "error", None),
+        # a grab refused now and then is batched; one refused for good is said louder, on its own
+        ("grab.failed", {"final": False}, "grabbed", "warning", "grab.failed"),
+        ("grab.failed", {"final": True}, "grabbed", "error", None),
+        # MAM not searched while nothing may be grabbed, and searched again
+        ("search.held", {"reason": "3 downloads running already"}, "grabbed", "warning", None),
+        ("search.resumed", {}, "grabbed", "info", None),
+        # what a dry run's guard would have stopped joins the guard's message
+        ("guard.would_stop", {}, "guard", "warning", "guard"),
     ],
 )
 def test_events_go_to_their_name_at_their_level(
@@ -153,6 +173,8 @@ def test_problems_go_to_their_name_and_a_passing_service_outage_is_held() -> Non
     probe = routes.problem_route("import.link", "error", None)
     assert probe is not None
     assert (probe.title, probe.level, probe.hold_s) == ("Imports cannot work", "error", 0.0)
+    loop = routes.problem_route("loop.importer", "warning", None)  # started again by `Loops`
+    assert loop == routes.ProblemRoute("problem", "warning", "mamd's importer loop failed")
 
 
 def test_a_target_gets_what_it_asks_for_at_its_level_and_above() -> None:
