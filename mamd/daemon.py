@@ -239,10 +239,8 @@ class Daemon:
             runtime.importer.service_back()
         if old.notify != new.notify:
             runtime.notifications.configure(new)  # Apprise loads in its loop, on the first target
-        # imports Audiobookshelf never listed get another set of rounds under the new settings
-        runtime.tasks.spawn(runtime.scans.scan_again(), name="scans-after-reload")
         runtime.scheduler.wake()
-        if runtime.store.problem is None:
+        if runtime.store.problem is None:  # what failed for good is taken up again under the new settings
             runtime.tasks.spawn(runtime.config_changed(old, new), name="config-changed")
 
     # -- 3. shutdown ----------------------------------------------------------------------

@@ -208,8 +208,9 @@ class Runtime:
         return True
 
     async def config_changed(self, old: Config, new: Config) -> None:
-        """What a reload that changed something sets going: books whose grab failed for good and imports
-        that failed for good are tried again (the edit may be what they needed)."""
+        """What a reload that changed something sets going: books whose grab failed for good, imports
+        that failed for good and imports Audiobookshelf never listed are tried again (the edit may be what
+        they needed)."""
         now = self.clock.now()
         books = await self.wanted.retry_failed(now)
         imports = 0
@@ -218,6 +219,7 @@ class Runtime:
             imports += not accepted.duplicate
         if imports:
             self.importer.wake()
+        await self.scans.scan_again()
         if books or imports:
             log.info("config.retrying_failed", books=books, imports=imports)
 

@@ -59,8 +59,8 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
         {"library_id": library.id, "library": library.name, "last_sync_at": now, "items": counts.items}, now
     )
     confirmed = await runtime.scans.confirm_listed(list(listing.values()))
-    if context.trigger == "manual":
-        await runtime.scans.scan_again()  # asked by hand: imports given up on get another set of rounds
+    if context.by_hand:  # `mamd run-job library_sync`: imports given up on get another set of rounds
+        await runtime.scans.scan_again()
     summary = {
         "library": library.name,
         "listed": len(listing),

@@ -15,7 +15,9 @@ from mamd.config import load_config
 from mamd.domain.book import BookMeta
 from mamd.domain.discovery import OwnedIndex, WantSpec, series_want_key
 from mamd.importing.scans import CONFIRM, CONFIRM_ROUNDS, IDLE_S, OUTAGE, poll_delay
+from mamd.jobs import library_sync
 from mamd.runtime import Runtime
+from mamd.schedule import JobContext, JobState
 from mamd.sim.abs import AbsSimulator
 from mamd.web.status import status_document
 from tests.support.clock import FakeClock
@@ -142,3 +144,34 @@ async def test_an_import_never_listed_is_asked_about_with_growing_waits_then_mar
     assert await runtime.scans.round() == 5.0
     assert len(sim.scan_requests) == scans + 1
     assert (await status_document(runtime))["imports"]["waiting_for_library"] == 1
+
+
+async def test_a_reload_and_a_sync_by_hand_take_up_an_import_never_listed_and_mamds_own_sync_does_not(
+    tmp_path: Path, scanning: Callable[..., Any]
+) -> None:
+    served, elsewhere = tmp_path / "library", tmp_path / "not-the-library"
+    served.mkdir()
+    write_book(elsewhere, THRONE)
+    runtime, _, clock = await scanning(served, configured=elsewhere)
+    await imported(runtime, THRONE)
+
+    async def given_up() -> None:
+        for _ in range(CONFIRM_ROUNDS):
+            clock.advance(await runtime.scans.round())
+        assert [t.import_path for t in await runtime.torrents.not_in_library()] == [THRONE]
+
+    async def sync(by_hand: bool) -> None:
+        state = JobState("library_sync")
+        await library_sync.run(runtime, JobContext("library_sync", 0, "manual", clock, state, by_hand))
+
+    await given_up()
+    await sync(by_hand=False)  # mamd's own: Audiobookshelf back after an outage, say
+    assert await runtime.torrents.not_in_library() != []
+    await sync(by_hand=True)  # `mamd run-job library_sync`
+    assert await runtime.torrents.not_in_library() == []
+
+    await given_up()
+    config = runtime.config
+    await runtime.config_changed(config, config)  # what a reload that changed something runs
+    assert await runtime.torrents.not_in_library() == []
+    assert [t.import_path for t in await runtime.torrents.awaiting_scan()] == [THRONE]

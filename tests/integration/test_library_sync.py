@@ -33,7 +33,7 @@ class Env:
         self.sim, self.server, self.runtime, self.clock, self.session = sim, server, runtime, clock, session
 
     def context(self, job: str) -> JobContext:
-        return JobContext(job, 0, "manual", self.clock, JobState(job))
+        return JobContext(job, 0, "manual", self.clock, JobState(job), by_hand=True)
 
     async def sync(self) -> dict[str, Any]:
         return dict(await library_sync.run(self.runtime, self.context("library_sync")))

@@ -29,7 +29,7 @@ class LibraryRuntime:
     clock: InstantClock
 
     def context(self, job: str) -> JobContext:
-        return JobContext(job, 0, "manual", self.clock, JobState(job))
+        return JobContext(job, 0, "manual", self.clock, JobState(job), by_hand=True)
 
     async def sync(self) -> dict[str, Any]:
         return dict(await library_sync.run(self.runtime, self.context("library_sync")))
