@@ -28,6 +28,7 @@ from tests.support.abs_sim import abs_simulator
 from tests.support.configs import API_KEY, free_port, write_config
 from tests.support.daemon import DaemonProcess, NotifySocket, wait_for
 from tests.support.mam_sim import SIM_COOKIE, mam_simulator
+from tests.support.qbittorrent import qbittorrent_settings
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 IDLE_LIBRARY = 2_000
@@ -111,12 +112,7 @@ def idle(seconds: float) -> tuple[float, float]:
             {
                 "logging": {"level": "info"},
                 "mam": {"base_url": mam.url, "session": SIM_COOKIE},
-                "qbittorrent": {
-                    "url": qbt.url,
-                    "username": qbt.username,
-                    "password": qbt.password,
-                    "save_path": str(qbt.save_path),
-                },
+                "qbittorrent": qbittorrent_settings(qbt),
                 "audiobookshelf": {"url": audiobookshelf.url, "api_key": audiobookshelf.api_key},
                 "limits": {"min_free_space": "1MiB"},
                 "wanted": {"series_gaps": False},

@@ -37,7 +37,7 @@ from tests.support.abs_sim import AbsSimProcess, abs_simulator
 from tests.support.configs import write_config
 from tests.support.daemon import DaemonProcess, wait_for
 from tests.support.mam_sim import SIM_COOKIE, mam_simulator
-from tests.support.qbittorrent import QbittorrentFactory, api_client, wait_complete
+from tests.support.qbittorrent import QbittorrentFactory, api_client, qbittorrent_settings, wait_complete
 from tests.support.sim_process import SimProcess
 
 pytestmark = [pytest.mark.system, pytest.mark.qbittorrent]
@@ -163,12 +163,7 @@ def rig(tmp_path: Path, qbittorrent_nox: QbittorrentFactory) -> Iterator[Rig]:
             {
                 "logging": {"level": "info"},
                 "mam": {"base_url": mam.url, "session": SIM_COOKIE, "search_interval": "1s"},
-                "qbittorrent": {
-                    "url": qbt.url,
-                    "username": qbt.username,
-                    "password": qbt.password,
-                    "save_path": str(qbt.save_path),
-                },
+                "qbittorrent": qbittorrent_settings(qbt),
                 "audiobookshelf": {"url": abs_sim.url, "api_key": abs_sim.api_key, "path": str(library)},
                 "wanted": {"manual": [HERO]},
                 "limits": {"min_free_space": "1MiB"},

@@ -12,7 +12,7 @@ import yaml
 
 from tests.support.configs import free_port, write_config
 from tests.support.daemon import running_daemon, wait_for
-from tests.support.qbittorrent import QbittorrentFactory, api_client
+from tests.support.qbittorrent import QbittorrentFactory, api_client, qbittorrent_settings
 
 pytestmark = pytest.mark.system
 
@@ -63,12 +63,7 @@ def test_a_dry_run_creates_nothing_in_qbittorrent(
         tmp_path,
         {
             "dry_run": True,
-            "qbittorrent": {
-                "url": qbt.url,
-                "username": qbt.username,
-                "password": qbt.password,
-                "save_path": str(qbt.save_path),
-            },
+            "qbittorrent": qbittorrent_settings(qbt),
         },
     )
     with running_daemon(config) as daemon:

@@ -25,6 +25,7 @@ from tests.support.configs import write_config
 from tests.support.daemon import DaemonProcess, wait_for
 from tests.support.mam_sim import SIM_COOKIE, mam_simulator
 from tests.support.page import GIB, HOSTILE_AUTHOR, HOSTILE_TITLE, page_tags, page_text
+from tests.support.qbittorrent import qbittorrent_settings
 
 pytestmark = pytest.mark.system
 
@@ -85,12 +86,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
                     "path": str(folder / "not-mounted"),
                 },
                 "mam": {"base_url": mam.url, "session": SIM_COOKIE, "search_interval": "1s"},
-                "qbittorrent": {
-                    "url": qbt.url,
-                    "username": qbt.username,
-                    "password": qbt.password,
-                    "save_path": str(qbt.save_path),
-                },
+                "qbittorrent": qbittorrent_settings(qbt),
                 "limits": {"min_free_space": "1MiB"},
                 "wanted": {
                     "manual": [
