@@ -26,7 +26,7 @@ from mamd.demo.daemon import DemoDaemon
 from mamd.demo.library import DemoAudiobookshelf, start_audiobookshelf, write_library
 from mamd.demo.mam import DemoMam, start_mam
 from mamd.demo.notices import DemoReceiver, start_receiver
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 
 REASONS = {"series_gap": "a gap in an owned series", "manual": "asked for in mamd.yaml", "follow": "followed"}
 IMPORT_TIMEOUT_S = 90.0

@@ -17,7 +17,7 @@ from mamd.clients.qbittorrent import QbittorrentClient, Torrent, _torrent
 from mamd.config.model import QbittorrentConfig
 from mamd.config.units import Secret
 from mamd.domain.torrentfile import parse_torrent
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 from mamd.sim.torrents import make_torrent, write_payload
 from tests.support.configs import free_port
 from tests.support.qbittorrent import QbittorrentFactory, api_client
