@@ -37,11 +37,11 @@ from mamd.domain.queries import words
 from mamd.domain.release import Release
 from mamd.domain.rules import AccountView, Choice, Decision
 from mamd.domain.sequence import format_position, parse_sequence
-from mamd.jobs import guard
-from mamd.jobs.cascade import find
+from mamd.guarding import actions as guard
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext
+from mamd.searching.cascade import find
 from mamd.store.grabs import GrabRecord
 from mamd.store.wanted import WantedBook
 

@@ -6,12 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from mamd import __version__
+from mamd import __version__, seedbox
 from mamd.clock import iso
 from mamd.domain.guard import LEVELS
-from mamd.jobs import guard, search, seedbox, spending
+from mamd.guarding import actions as guard
+from mamd.jobs import search
 from mamd.notify.status import notify_status
 from mamd.runtime import Runtime
+from mamd.spending import actions as spending
 from mamd.store import StoreError
 from mamd.web.keys import runtime_of
 from mamd.web.middleware import auth

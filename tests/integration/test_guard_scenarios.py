@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 
 from mamd.clients.errors import Unauthorized, Unavailable
 from mamd.domain.discovery import WantSpec, series_want_key
-from mamd.domain.economy import Spend
+from mamd.domain.spending import Spend
 from mamd.domain.torrentfile import parse_torrent
 from mamd.sim.mam.catalogue import GOOD
 from mamd.sim.mam.store import StoreAnswer

@@ -22,7 +22,7 @@ from mamd.domain.library import Book, SeriesEntry
 from mamd.domain.queries import MAX_REQUESTS_PER_BOOK
 from mamd.domain.rules import AccountView
 from mamd.jobs import search as search_job
-from mamd.jobs.cascade import find
+from mamd.searching.cascade import find
 from mamd.sim.mam.catalogue import GOOD
 from mamd.web import create_app
 from mamd.web.status import status_document

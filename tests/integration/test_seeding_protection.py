@@ -21,7 +21,8 @@ from mamd.clients.errors import Rejected
 from mamd.clients.qbittorrent import Torrent, Tracker
 from mamd.domain.guard import Verdict
 from mamd.domain.seeding import SeedView, may_stop, risk
-from mamd.jobs import guard, reconcile
+from mamd.guarding import actions as guard
+from mamd.jobs import reconcile
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext, JobState
 from tests.support.clock import FakeClock
@@ -183,7 +184,7 @@ def test_the_only_call_that_stops_a_torrent_is_the_guards_stop_of_chosen_downloa
     ]
     assert qbittorrent_calls == [
         ("clients/qbittorrent.py", "c.torrents_stop(torrent_hashes=chosen)"),
-        ("jobs/guard.py", "runtime.require_qbittorrent().stop(hashes)"),
+        ("guarding/actions.py", "runtime.require_qbittorrent().stop(hashes)"),
     ]
 
 

@@ -17,9 +17,9 @@ from mamd.config import Config
 from mamd.crashpoint import crashpoint
 from mamd.domain.guard import Verdict, assess
 from mamd.domain.seeding import may_stop
-from mamd.jobs.torrents import mamds_torrents, seed_view
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
+from mamd.seeding import mamds_torrents, seed_view
 
 log = get_logger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from mamd.clock import iso
 from mamd.crashpoint import crashpoint
-from mamd.domain.economy import Spend
+from mamd.domain.spending import Spend
 from mamd.store.db import Store, StoreError
 
 HALT_KEY = "bonus.halted"

@@ -1,4 +1,4 @@
-"""mamd's torrents in qBittorrent, as the jobs that watch them read them."""
+"""mamd's torrents in qBittorrent as the guard and `reconcile` read them (judged by `mamd.domain.seeding`)."""
 
 from __future__ import annotations
 

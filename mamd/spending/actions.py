@@ -2,7 +2,7 @@
 
 Each purchase is recorded as an intent before its request, marked sent, then settled by MAM's
 answer. A purchase whose answer was lost — a timeout, an unreadable answer, a crash — is
-settled at the next account reading by the points and the account (`economy.outcome`); until
+settled at the next account reading by the points and the account (`domain.spending.outcome`); until
 every earlier purchase is settled, nothing more is bought, so one decision never buys twice.
 A "success" after which the points did not go down stops all spending, with an event, until
 the `bonus` settings are edited. In dry run nothing is bought: the decision is an event.
@@ -18,10 +18,10 @@ from mamd.clients.errors import Throttled, UpstreamError
 from mamd.clients.mam import StoreReceipt
 from mamd.crashpoint import crashpoint
 from mamd.domain.account import AccountSnapshot
-from mamd.domain.economy import Plan, Spend, outcome, plan
+from mamd.domain.spending import Plan, Spend, outcome, plan
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
-from mamd.store.spends import SpendRecord
+from mamd.spending.records import SpendRecord
 
 log = get_logger(__name__)
 

@@ -11,7 +11,7 @@ import pytest
 from mamd.config.model import BonusConfig, UploadCreditConfig, VipConfig
 from mamd.config.units import Duration
 from mamd.domain.account import AccountSnapshot
-from mamd.domain.economy import outcome, plan
+from mamd.domain.spending import outcome, plan
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC).timestamp()
 DAY = 86400.0
