@@ -48,7 +48,7 @@ from mamd.store import Event, StoreError
 from mamd.store.outbox import MAX_MESSAGES, Outbox, OutboxMessage
 
 if TYPE_CHECKING:
-    from mamd.runtime import Runtime
+    from mamd.context import Context
 
 log = get_logger(__name__)
 
@@ -122,7 +122,7 @@ class TestResult:
 
 
 class Notifications:
-    def __init__(self, runtime: Runtime, outbox: Outbox) -> None:
+    def __init__(self, runtime: Context, outbox: Outbox) -> None:
         self._runtime = runtime
         self.outbox = outbox
         self.targets: list[Target] = []
