@@ -28,7 +28,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
 
-from mamd.clients.mam_rows import parse_row
+from mamd.clients.mam.rows import parse_row
 from mamd.clock import SystemClock
 from mamd.config import load_config
 from mamd.config.model import RulesConfig

@@ -1,4 +1,4 @@
-"""The MyAnonamouse client: the JSON API with the session cookie only, politely.
+"""The MAM session and its request chokepoint: the cookie, spacing, retries, the pause after failures.
 
 - Only the `mam_id` cookie authenticates; there is no password login, ever.
 - MAM rotates the cookie on every answer; each new value is saved before the next request
@@ -8,142 +8,32 @@
   apart; a 429 waits out `Retry-After`; repeated failures open a circuit for a while.
 - 401/403, an empty body or MAM's login page mean the session is dead: no further request
   is sent until the cookie changes, so a dead session is never hammered.
-- Bonus-store purchases (`buy_upload`, `buy_vip`) are sent once and never retried: a purchase whose
-  answer was lost may have gone through, and a retry could buy twice. The store lives on the `www.`
-  host only.
-- The dynamic seedbox IP (`update_seedbox`) is set on MAM's `t.` host; its answers come as JSON even
-  with 403 and 429, and are read by their `msg`. Only "Invalid session" / "Invalid Cookie" mean the
-  session is dead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
-from http.cookies import CookieError, SimpleCookie
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from mamd.backoff import Backoff
-from mamd.clients.errors import Rejected, Throttled, Unauthorized, Unavailable, UpstreamError
-from mamd.clients.mam_rows import LANGUAGE_IDS, parse_account, parse_row
+from mamd.clients.errors import Throttled, Unauthorized, Unavailable, UpstreamError
+from mamd.clients.mam.cookies import CookieStore, fingerprint, new_cookie
 from mamd.clients.upstream import NO_RETRY, Reply, RetryPolicy, StateReport, Upstream, retry_after_seconds
 from mamd.clock import Clock
 from mamd.config.model import MamConfig
-from mamd.domain.account import AccountSnapshot
-from mamd.domain.release import Release
-from mamd.domain.torrentfile import TorrentError, TorrentMeta, parse_torrent
 
 SERVICE = "mam"
-SEARCH_PATH = "/tor/js/loadSearchJSONbasic.php"
-NOTHING = "Nothing returned, out of"
 FAILURES_BEFORE_PAUSE = 5
 LONGEST_WAIT_S = 120.0  # a longer wait for MAM's permission is not slept through: the request fails
 RETRY = Backoff(first_s=5.0, max_s=30.0, give_up_after=2, jitter=0.5)  # tries of one request in all
 PAUSE = Backoff(first_s=300.0, max_s=3600.0)  # MAM traffic stops this long after repeated failures
-STORE_PATH = "/json/bonusBuy.php/"
-SEEDBOX_PATH = "/json/dynamicSeedbox.php"
 WWW_URL = "https://www.myanonamouse.net"  # the store answers only here
 T_URL = "https://t.myanonamouse.net"  # the dynamic seedbox lives here
-VIP_WEEKS: tuple[int | str, ...] = (4, 8, 12, "max")
-SeedboxState = Literal[
-    "updated",
-    "unchanged",
-    "too_recent",
-    "session_dead",
-    "mismatch",
-    "wrong_session_type",
-    "no_cookie",
-    "unknown",
-]
-# `msg` prefixes of dynamicSeedbox.php, lower case, the longer ones first where one begins another
-SEEDBOX_MESSAGES: tuple[tuple[str, SeedboxState], ...] = (
-    ("completed", "updated"),
-    ("no change", "unchanged"),
-    ("last change too recent", "too_recent"),
-    ("no session cookie", "no_cookie"),
-    ("invalid session - ip mismatch", "mismatch"),
-    ("invalid session - asn mismatch", "mismatch"),
-    ("invalid session - invalid cookie", "session_dead"),
-    ("incorrect session type", "wrong_session_type"),
-)
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    releases: list[Release]
-    found: int  # matches of the whole query
-    start: int
-    rows: int  # rows on this page, read or not
-    unreadable: int
-
-
-@dataclass(frozen=True)
-class StoreReceipt:
-    """MAM's answer to a purchase. `success=False` is MAM refusing it (`error` says why), not a failure."""
-
-    success: bool
-    error: str | None
-    seedbonus: float | None  # the points left after the purchase, when MAM says
-    data: dict[str, Any]  # the whole answer, keys as MAM wrote them
-
-
-@dataclass(frozen=True)
-class SeedboxAnswer:
-    """What `dynamicSeedbox.php` said, by its `msg`; `ip` is the address MAM saw, when it says."""
-
-    state: SeedboxState
-    message: str
-    ip: str | None
-
-
-class CookieStore:
-    """Where the current `mam_id` lives between requests and restarts (the state database)."""
-
-    def __init__(
-        self, load: Callable[[], Awaitable[dict[str, Any]]], save: Callable[[dict[str, Any]], Awaitable[None]]
-    ):
-        self.load, self.save = load, save
-
-
-def fingerprint(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
-
-
-def new_cookie(headers: Any) -> str | None:
-    """The rotated `mam_id` in these answer headers; deletions and expired cookies are ignored."""
-    values = headers.getall("Set-Cookie", []) if hasattr(headers, "getall") else []
-    found = None
-    for header in values:
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(header)
-        except CookieError:
-            continue
-        morsel = jar.get("mam_id")
-        if morsel is None or not morsel.value or morsel.value == "deleted":
-            continue
-        if morsel["max-age"] in ("0", "-1") or _expired(morsel["expires"]):
-            continue
-        found = morsel.value
-    return found
-
-
-def _expired(expires: str) -> bool:
-    if not expires:
-        return False
-    try:
-        when = parsedate_to_datetime(expires)
-    except (TypeError, ValueError):
-        return False
-    return when.timestamp() < time.time()
 
 
 def _host(url: str) -> str:
@@ -167,38 +57,14 @@ def explain_unauthorized(status: int | str) -> str:
     )
 
 
-def _lower_keys(data: Mapping[Any, Any]) -> dict[str, Any]:
+def lower_keys(data: Mapping[Any, Any]) -> dict[str, Any]:
     """The keys in lower case: MAM writes `success` or `Success`, `error` or `Error`."""
     return {str(key).lower(): value for key, value in data.items()}
 
 
-def seedbox_state(message: str) -> SeedboxState:
-    """The meaning of a `dynamicSeedbox.php` `msg`, compared case-insensitively and by prefix."""
-    text = " ".join(message.lower().split()).rstrip(".!")
-    if text == "invalid session":
-        return "session_dead"
-    for prefix, state in SEEDBOX_MESSAGES:
-        if text.startswith(prefix):
-            return state
-    return "unknown"
+class MamSession:
+    """The session cookie and the one request chokepoint every MAM request goes through."""
 
-
-def _seedbox_message(data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return None
-    message = _lower_keys(data).get("msg")
-    return message if isinstance(message, str) else None
-
-
-def _session_dead(reply: Reply) -> str | None:
-    """The reason to stop using the session, when the seedbox answer says the cookie is dead."""
-    message = _seedbox_message(reply.data)
-    if message is None or seedbox_state(message) != "session_dead":
-        return None
-    return explain_unauthorized(f"{reply.status}, {message!r}")
-
-
-class MamClient:
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -492,190 +358,6 @@ class MamClient:
             pause = PAUSE.delay(self._failures - FAILURES_BEFORE_PAUSE + 1)
             self._paused = (self._clock.now(), pause)
 
-    # -- search ----------------------------------------------------------------------------
-
-    async def search(
-        self,
-        text: str,
-        *,
-        fields: Sequence[str] = ("title", "author"),
-        languages: Iterable[str] = (),
-        sort: str = "default",
-        active_only: bool = True,
-        start: int = 0,
-        perpage: int = 100,
-        description: bool = True,
-        torrent_id: int = 0,
-    ) -> SearchPage:
-        """One page of audiobook search results (main category 13); `torrent_id` looks up one torrent.
-        With `description`, each row carries the uploader's description, where an abridged edition MAM
-        did not flag may be said."""
-        ids = sorted({LANGUAGE_IDS[c] for c in (x.upper() for x in languages) if c in LANGUAGE_IDS})
-        body = {
-            "tor": {
-                "text": text,
-                "srchIn": dict.fromkeys(fields, "true"),
-                "searchType": "active" if active_only else "all",
-                "searchIn": "torrents",
-                "main_cat": ["13"],
-                "cat": ["0"],
-                "browse_lang": ids,
-                "browseFlagsHideVsShow": "0",
-                "browseFlags": [],
-                "startDate": "",
-                "endDate": "",
-                "hash": "",
-                "sortType": sort,
-                "startNumber": str(start),  # a string, not a number
-                "id": torrent_id,
-            },
-            "perpage": perpage,  # at the top level: inside `tor` MAM ignores it
-            "isbn": True,
-            "description": description,
-            "dlLink": False,
-        }
-        raw = json.dumps(body).encode()  # the exact bytes: a re-encoded body gets an empty answer
-        reply = await self._request(
-            "search", "POST", SEARCH_PATH, data=raw, headers={"Content-Type": "application/json"}
-        )
-        data = reply.data
-        if isinstance(data, dict) and "error" in data:
-            message = str(data.get("error"))
-            if message.startswith(NOTHING):
-                return SearchPage([], _found(message), start, 0, 0)
-            raise Rejected(SERVICE, f"the search was refused: {message}")
-        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-            raise Unavailable(SERVICE, "the search answer has no `data` list")
-        rows = data["data"]
-        releases = [release for release in (parse_row(row) for row in rows) if release is not None]
-        found = data.get("found")
-        return SearchPage(
-            releases,
-            found if isinstance(found, int) else len(rows),
-            start,
-            len(rows),
-            len(rows) - len(releases),
-        )
-
-    async def release(self, mam_id: int) -> Release | None:
-        """One torrent as MAM shows it now (whether this account snatched it, whether it is free for it)."""
-        page = await self.search("", active_only=False, torrent_id=mam_id, perpage=5)  # MAM's least is 5
-        return next((release for release in page.releases if release.id == mam_id), None)
-
-    async def pages(
-        self, text: str, *, pages: int = 3, perpage: int = 100, **options: Any
-    ) -> AsyncIterator[SearchPage]:
-        """Up to `pages` pages, one request each; `startNumber` moves by the rows actually returned, and
-        the last page is the one that reaches `found` (or comes back empty)."""
-        start = 0
-        for _ in range(pages):
-            page = await self.search(text, start=start, perpage=perpage, **options)
-            yield page
-            start += page.rows
-            if page.rows == 0 or start >= page.found:
-                return
-
-    async def search_all(
-        self, text: str, *, pages: int = 3, perpage: int = 100, **options: Any
-    ) -> list[Release]:
-        """The releases of up to `pages` pages."""
-        return [
-            r
-            async for page in self.pages(text, pages=pages, perpage=perpage, **options)
-            for r in page.releases
-        ]
-
-    # -- download, account -----------------------------------------------------------------
-
-    async def download(self, mam_id: int, *, wedge: bool = False) -> tuple[bytes, TorrentMeta]:
-        """The .torrent bytes, checked as bencode, with their v1 info-hash.
-
-        `wedge` adds `fl=1`, which spends a freeleech wedge whatever the torrent is (even a free one): the
-        rules decide it, never this client.
-        """
-        params = {"tid": str(mam_id), **({"fl": "1"} if wedge else {})}
-        reply = await self._request("download", "GET", "/tor/download.php", params=params, expect="bytes")
-        try:
-            return reply.body, parse_torrent(reply.body)
-        except TorrentError as exc:
-            raise Rejected(SERVICE, f"MAM's torrent {mam_id} is not a valid .torrent: {exc}") from exc
-
-    async def account(self) -> AccountSnapshot:
-        reply = await self._request("account", "GET", "/jsonLoad.php", params={"snatch_summary": ""})
-        if not isinstance(reply.data, dict):
-            raise Unavailable(SERVICE, "the account answer is not a JSON object")
-        return parse_account(reply.data, self._clock.now())
-
-    # -- the bonus store ---------------------------------------------------------------------
-
-    async def buy_upload(self, gigabytes: int) -> StoreReceipt:
-        """Buy `gigabytes` GB of upload credit (500 points per GB; MAM refuses less than 50 from scripts).
-
-        Sent once, never retried: when the answer is lost (a timeout, a 5xx) the purchase may still have
-        been made, so the caller must check the account before buying again.
-        """
-        if isinstance(gigabytes, bool) or not isinstance(gigabytes, int) or gigabytes < 1:
-            raise ValueError(f"upload credit is bought in whole GB, at least 1: not {gigabytes!r}")
-        return await self._buy({"spendtype": "upload", "amount": str(gigabytes)})
-
-    async def buy_vip(self, weeks: int | str) -> StoreReceipt:
-        """Buy VIP time: 4, 8 or 12 weeks, or "max" (1,250 points per week; VIP time is capped at 90 days).
-
-        Sent once, never retried, like every purchase.
-        """
-        if type(weeks) not in (int, str) or weeks not in VIP_WEEKS:  # not True, not 4.0
-            raise ValueError(f"VIP is bought for 4, 8 or 12 weeks or 'max': not {weeks!r}")
-        return await self._buy({"spendtype": "VIP", "duration": str(weeks)})  # `duration`, never `amount`
-
-    async def _buy(self, params: Mapping[str, str]) -> StoreReceipt:
-        reply = await self._request(
-            "store", "GET", STORE_PATH, params=params, retry=False, upstream=self._store, stamp=True
-        )
-        if not isinstance(reply.data, dict):
-            raise Unavailable(SERVICE, "the store's answer is not a JSON object")
-        fields = _lower_keys(reply.data)
-        success = fields.get("success")
-        if not isinstance(success, bool | int) or success not in (True, False):
-            raise Unavailable(SERVICE, "the store's answer says neither success nor failure")
-        error = fields.get("error")
-        return StoreReceipt(
-            success=bool(success),
-            error=None if error is None else str(error),
-            seedbonus=_points(fields.get("seedbonus")),
-            data=reply.data,
-        )
-
-    # -- the dynamic seedbox -----------------------------------------------------------------
-
-    async def update_seedbox(self) -> SeedboxAnswer:
-        """Tell MAM this machine's current IP is the session's seedbox IP (about once an hour at most).
-
-        MAM's answer, even with 403 or 429, is read by its `msg`. "Invalid session" / "Invalid Cookie"
-        also stop all MAM traffic until the cookie changes, as any refusal of the session does; an IP or
-        ASN mismatch, the wrong session type or a change too soon does not. It is sent even while the
-        session stands refused: an IP-locked session is refused from a new address until this update,
-        and an update that works lifts the refusal.
-        """
-        reply = await self._request(
-            "seedbox",
-            "GET",
-            SEEDBOX_PATH,
-            upstream=self._seedbox,
-            answers=(403, 429),
-            refused_by=_session_dead,
-            despite_refusal=True,
-        )
-        message = _seedbox_message(reply.data)
-        if message is None:
-            raise Unavailable(SERVICE, "the seedbox answer has no `msg`")
-        ip = _lower_keys(reply.data).get("ip")
-        answer = SeedboxAnswer(seedbox_state(message), message, ip if isinstance(ip, str) and ip else None)
-        if answer.state in ("updated", "unchanged") and self._rejected is not None:
-            # MAM refused the session from an address it did not know; from this one it works again
-            self._rejected = None
-            self._on_state("ok", None)
-        return answer
-
 
 def _login_page(reply: Reply, body: bytes) -> bool:
     """Whether an answer that is not the JSON or `.torrent` asked for is a web page: MAM's login page."""
@@ -683,24 +365,7 @@ def _login_page(reply: Reply, body: bytes) -> bool:
     return "html" in kind or body.startswith(b"<") or b"not logged in" in body[:2000].lower()
 
 
-def _points(value: Any) -> float | None:
-    """A point balance: a number, or a number in a string ("62,500.5")."""
-    if isinstance(value, str):
-        try:
-            return float(value.replace(",", ""))
-        except ValueError:
-            return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
 def _until(wait: tuple[float, float], now: float) -> float:
     """The end of a wait of `seconds` begun at `since`, counted from now if the clock went back."""
     since, seconds = wait
     return min(since, now) + seconds
-
-
-def _found(message: str) -> int:
-    digits = "".join(c for c in message[len(NOTHING) :] if c.isdigit())
-    return int(digits) if digits else 0

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import aiohttp
 import msgspec
 
-from mamd.clients import audiobookshelf_wire as wire
+from mamd.clients.audiobookshelf import wire
 from mamd.clients.errors import NotFound, Unavailable
 from mamd.clients.upstream import RetryPolicy, Sleep, StateReport, Upstream
 from mamd.config.model import AudiobookshelfConfig
