@@ -10,9 +10,9 @@ from mamd import __version__, seedbox
 from mamd.clock import iso
 from mamd.domain.guard import LEVELS
 from mamd.guarding import actions as guard
-from mamd.jobs import search
 from mamd.notify.status import notify_status
 from mamd.runtime import Runtime
+from mamd.searching.hold import held
 from mamd.spending import actions as spending
 from mamd.store import StoreError
 from mamd.web.keys import runtime_of
@@ -54,8 +54,8 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         document["wanted"] = await runtime.wanted.counts()
         document["notify"], _ = await notify_status(runtime.notifications)  # its problems are in `problems`
         document["failed"] = await failed_section(runtime)
-        held = await runtime.store.read_state(search.HELD_KEY)
-        document["search"] = {"held": held.get("reason"), "since": iso(held.get("since"))}
+        reason, since = await held(runtime.store)
+        document["search"] = {"held": reason, "since": iso(since)}
         document["recent"] = [e.as_dict() for e in await runtime.events.recent(RECENT_EVENTS)]
     except StoreError as exc:
         document["database"]["problem"] = document["database"]["problem"] or str(exc)
