@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, is_dataclass
 from typing import Any
 
-from mamd.config.load import iter_fields, unwrap_optional
+from mamd.config.fields import iter_fields, unwrap_optional
 from mamd.config.model import Config, yaml_key
 from mamd.config.units import Bitrate, Duration, Secret, Size
 

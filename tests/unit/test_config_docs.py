@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from mamd.config import ConfigError, load_config
-from mamd.config.load import iter_fields, unwrap_optional
+from mamd.config.fields import iter_fields, unwrap_optional
 from mamd.config.model import Config, yaml_key
 from mamd.config.schema import json_schema, render
 from mamd.config.source import parse_text
