@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from mamd.config.checks import is_placeholder
-from mamd.config.fields import all_key_paths, iter_fields, kind_of, unwrap_optional
+from mamd.config.fields import all_key_paths, iter_fields, kind_of, unwrap_optional, yaml_key
 from mamd.config.files import Unreadable, read_secret
-from mamd.config.model import Config, RatioConfig, yaml_key
+from mamd.config.model import Config, RatioConfig
 from mamd.config.problems import Problem
 from mamd.config.source import KeyPath, Source, dotted, parse_text
 from mamd.config.units import Bitrate, Duration, Secret, Size, UnitError

@@ -1,14 +1,52 @@
-"""The model's dataclasses read as data: their fields and types, optional hints, every key path."""
+"""The fields of the model's dataclasses: how they are declared (`meta`, `yaml_key`) and read back as data
+(their types, optional hints, every key path)."""
 
 from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import Field, fields, is_dataclass
 from typing import Any, get_args, get_origin, get_type_hints
 
-from mamd.config.model import yaml_key
+
+def meta(
+    doc: str,
+    *,
+    restart: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    min_items: int | None = None,
+    min_length: int | None = None,
+    zero_disables: bool = False,
+    check: Callable[[Any], str | None] | None = None,
+    free_text: bool = False,
+) -> dict[str, Any]:
+    """Field metadata understood by the loader and the schema generator.
+
+    `minimum`/`maximum` bound numbers, and durations in seconds; with `zero_disables`, 0 is
+    also allowed and means "off". `min_length` bounds strings and secrets. `check` is a
+    function from `mamd.config.checks` applied to the parsed value (to each item of a list).
+    `free_text` marks names and titles: any text is fine there (a book may be called
+    "Secret" or "1984"), so numbers are taken as text and no placeholder check applies.
+    """
+    return {
+        "doc": doc,
+        "restart": restart,
+        "minimum": minimum,
+        "maximum": maximum,
+        "min_items": min_items,
+        "min_length": min_length,
+        "zero_disables": zero_disables,
+        "check": check,
+        "free_text": free_text,
+    }
+
+
+def yaml_key(f: Any) -> str:
+    """The YAML key of a dataclass field (`import_` is written `import`)."""
+    key: str = f.metadata.get("key", f.name)
+    return key
 
 
 def iter_fields(cls: type) -> Iterator[tuple[Field[Any], Any]]:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from mamd.config.build import INVALID, Builder
-from mamd.config.fields import iter_fields
-from mamd.config.model import Config, yaml_key
+from mamd.config.fields import iter_fields, yaml_key
+from mamd.config.model import Config
 from mamd.config.problems import ConfigError, Problem
 from mamd.config.source import read_source
 
