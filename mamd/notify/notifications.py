@@ -11,8 +11,7 @@ target failed `DELIVERY.give_up_after` times is dropped for it and counted. A ta
 Problems are said once, when they appear (a service that is down only after `SERVICE_HOLD_S`), and
 "resolved" once (`problems`); what was said survives a restart, and a problem not seen again within
 `problems.CARRY_S` of a restart is taken as resolved. With no target configured, nothing is stored and
-Apprise is never
-loaded.
+Apprise is never loaded.
 """
 
 from __future__ import annotations
