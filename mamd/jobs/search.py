@@ -23,8 +23,9 @@ from typing import Any
 from mamd.clients.errors import Throttled, Unauthorized, UpstreamError
 from mamd.domain.account import AccountSnapshot
 from mamd.domain.budget import BudgetFacts, blocked
+from mamd.domain.credits import people
 from mamd.domain.discovery import OwnedIndex, ignored_by
-from mamd.domain.matching import Want, people
+from mamd.domain.matching import Want
 from mamd.domain.rules import AccountView, Choice
 from mamd.guarding import actions as guard
 from mamd.logs import get_logger
