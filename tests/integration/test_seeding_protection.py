@@ -183,7 +183,7 @@ def test_the_only_call_that_stops_a_torrent_is_the_guards_stop_of_chosen_downloa
         (where, call) for where, call in found if "qbittorrent" in call or "c.torrents" in call
     ]
     assert qbittorrent_calls == [
-        ("clients/qbittorrent.py", "c.torrents_stop(torrent_hashes=chosen)"),
+        ("clients/qbittorrent/client.py", "c.torrents_stop(torrent_hashes=chosen)"),
         ("guarding/actions.py", "runtime.require_qbittorrent().stop(hashes)"),
     ]
 

@@ -14,162 +14,34 @@ torrent for a name it does not know), and sets no share limits (5.2 wants a `sha
 from __future__ import annotations
 
 import asyncio
-import json
-import re
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import qbittorrentapi
 
 from mamd.clients.errors import NotFound, Rejected, Unauthorized, Unavailable, UpstreamError
+from mamd.clients.qbittorrent.answers import (
+    AddResult,
+    Conflict,
+    Torrent,
+    TorrentFile,
+    Tracker,
+    add_outcome,
+    shown,
+    torrent_from,
+)
+from mamd.clients.qbittorrent.failures import (
+    connection_failure,
+    host_header_refused,
+    refuses_host_header,
+    status_of,
+)
 from mamd.clients.upstream import StateReport
 from mamd.config.model import QbittorrentConfig
-from mamd.domain import seeding
 
 SERVICE = "qbittorrent"
 T = TypeVar("T")
 TIMEOUTS = (3.0, 15.0)  # connect, read (seconds)
-
-DOWNLOADING = seeding.DOWNLOADING | {"checkingDL"}
-SEEDING = frozenset({"uploading", "stalledUP", "queuedUP", "forcedUP"})
-# states in which the torrent's paths and progress are not yet to be trusted
-UNSETTLED = frozenset({"checkingResumeData", "checkingUP", "checkingDL", "metaDL", "allocating", "moving"})
-STOPPED, TROUBLED = seeding.STOPPED, seeding.TROUBLED
-
-
-@dataclass(frozen=True)
-class Torrent:
-    hash: str
-    name: str
-    state: str
-    progress: float
-    amount_left: int
-    completion_on: int | None
-    save_path: str
-    content_path: str
-    category: str
-    tags: tuple[str, ...]
-    size: int
-    ratio: float
-    uploaded: int
-    downloaded: int
-    seeding_time: int
-    num_seeds: int
-    tracker: str
-    added_on: int
-
-    @property
-    def complete(self) -> bool:
-        """Every wanted byte is on disk (by progress, not by state name)."""
-        return (self.progress >= 1.0 or self.amount_left == 0) and self.state not in UNSETTLED
-
-    @property
-    def stopped(self) -> bool:
-        return self.state in STOPPED
-
-    @property
-    def downloading(self) -> bool:
-        return self.state in DOWNLOADING and not self.complete
-
-    @property
-    def troubled(self) -> bool:
-        return self.state in TROUBLED
-
-    def belongs_to(self, category: str, tags: Iterable[str]) -> bool:
-        """In mamd's category, or carrying one of mamd's tags."""
-        return self.category == category or bool(set(self.tags) & set(tags))
-
-
-@dataclass(frozen=True)
-class TorrentFile:
-    name: str  # the path inside the torrent, `/`-separated, as qBittorrent reports it
-    size: int
-    progress: float
-
-
-@dataclass(frozen=True)
-class Tracker:
-    url: str
-    status: int  # 2: working
-    message: str
-
-    @property
-    def working(self) -> bool:
-        return self.status == 2
-
-
-AddResult = Literal["added", "present"]
-AddOutcome = Literal["added", "not added", "unclear"]
-
-
-@dataclass(frozen=True)
-class _Conflict:
-    """qBittorrent 5.3 answered 409 Conflict to an add: the torrent is there already."""
-
-    text: str
-
-
-def add_outcome(answer: Any) -> AddOutcome:
-    """What qBittorrent's answer to adding one torrent says, read rather than assumed.
-
-    Up to 5.1 the answer is the text `Ok.`, or `Fails.` when the torrent was not added (a duplicate);
-    5.3 answers JSON, `{"added_torrent_ids": [...], "success_count": 1, "failure_count": 0, ...}`.
-    """
-    if isinstance(answer, _Conflict):
-        return "not added"
-    if isinstance(answer, str):
-        text = answer.strip()
-        return "added" if text == "Ok." else "not added" if text == "Fails." else "unclear"
-    if isinstance(answer, Mapping):
-        success, failure = _count(answer.get("success_count")), _count(answer.get("failure_count"))
-        if success is not None and failure is not None:
-            if success >= 1 and failure == 0:
-                return "added"
-            if success == 0 and failure >= 1:
-                return "not added"
-    return "unclear"
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _shown(answer: Any) -> str:
-    if isinstance(answer, _Conflict):
-        return f"409 Conflict ({answer.text!r})" if answer.text else "409 Conflict"
-    if isinstance(answer, Mapping):
-        return json.dumps(dict(answer), separators=(",", ":"), default=str)[:300]
-    return repr(answer)[:300]
-
-
-def _torrent(raw: Any) -> Torrent:
-    # `tags` is "a, b" in torrents/info (comma and space): split on commas, strip
-    tags = tuple(t.strip() for t in str(raw.get("tags") or "").split(",") if t.strip())
-    completion = int(raw.get("completion_on") or 0)
-    return Torrent(
-        hash=str(raw.get("hash", "")).lower(),
-        name=str(raw.get("name", "")),
-        state=str(raw.get("state", "unknown")),
-        progress=float(raw.get("progress") or 0.0),
-        amount_left=int(raw.get("amount_left") or 0),
-        completion_on=completion if completion > 0 else None,
-        save_path=str(raw.get("save_path") or ""),
-        content_path=str(raw.get("content_path") or ""),
-        category=str(raw.get("category") or ""),
-        tags=tags,
-        size=int(raw.get("size") or raw.get("total_size") or 0),
-        ratio=float(raw.get("ratio") or 0.0),
-        uploaded=int(raw.get("uploaded") or 0),
-        downloaded=int(raw.get("downloaded") or 0),
-        seeding_time=int(raw.get("seeding_time") or 0),
-        num_seeds=int(raw.get("num_seeds") or 0),
-        tracker=str(raw.get("tracker") or ""),
-        added_on=int(raw.get("added_on") or 0),
-    )
 
 
 class QbittorrentClient:
@@ -232,7 +104,7 @@ class QbittorrentClient:
             return action(self._client)
         except qbittorrentapi.LoginFailed as exc:
             # from 5.2 a refused Host header and a wrong password both end the login with 401
-            if _refuses_host_header(settings.url, self._timeouts):
+            if refuses_host_header(settings.url, self._timeouts):
                 raise Unauthorized(SERVICE, host_header_refused(settings.url)) from exc
             raise Unauthorized(
                 SERVICE,
@@ -250,14 +122,14 @@ class QbittorrentClient:
                 code, text = first
                 raise Unavailable(SERVICE, f"{what} failed ({code}): {text}", code) from exc
             raise Unauthorized(
-                SERVICE, f"{what} was refused ({_status(exc)}): not logged in or banned"
+                SERVICE, f"{what} was refused ({status_of(exc)}): not logged in or banned"
             ) from exc
         except qbittorrentapi.NotFound404Error as exc:
             raise NotFound(SERVICE, f"{what}: not found") from exc
         except qbittorrentapi.HTTP4XXError as exc:
-            raise Rejected(SERVICE, f"{what} was refused ({_status(exc)}): {exc}", _status(exc)) from exc
+            raise Rejected(SERVICE, f"{what} was refused ({status_of(exc)}): {exc}", status_of(exc)) from exc
         except qbittorrentapi.HTTP5XXError as exc:
-            raise Unavailable(SERVICE, f"{what} failed ({_status(exc)}): {exc}", _status(exc)) from exc
+            raise Unavailable(SERVICE, f"{what} failed ({status_of(exc)}): {exc}", status_of(exc)) from exc
         except qbittorrentapi.APIConnectionError as exc:
             self._client = None  # start afresh next time (a restarted qBittorrent has a new session)
             reason = self._redact(connection_failure(str(exc)))
@@ -281,7 +153,7 @@ class QbittorrentClient:
     async def torrent(self, torrent_hash: str) -> Torrent | None:
         """The torrent with this info-hash, or None when qBittorrent does not know it."""
         rows = await self._call("torrents/info", lambda c: list(c.torrents_info(torrent_hashes=torrent_hash)))
-        found = [_torrent(row) for row in rows]
+        found = [torrent_from(row) for row in rows]
         return next((t for t in found if t.hash == torrent_hash.lower()), None)
 
     async def torrents(
@@ -295,7 +167,7 @@ class QbittorrentClient:
         def info(client: qbittorrentapi.Client) -> list[Any]:
             return list(client.torrents_info(category=category, tag=tag, torrent_hashes=chosen))
 
-        return [_torrent(row) for row in await self._call("torrents/info", info)]
+        return [torrent_from(row) for row in await self._call("torrents/info", info)]
 
     async def files(self, torrent_hash: str) -> list[TorrentFile]:
         rows: list[Any] = await self._call(
@@ -354,7 +226,7 @@ class QbittorrentClient:
                     use_auto_torrent_management=False,
                 )
             except qbittorrentapi.Conflict409Error as exc:
-                return _Conflict(str(exc).strip())
+                return Conflict(str(exc).strip())
             except (TypeError, ValueError) as exc:  # JSON that qbittorrent-api cannot make a dict of
                 return f"an answer qbittorrent-api cannot read ({exc})"
 
@@ -367,8 +239,8 @@ class QbittorrentClient:
         raise Rejected(
             SERVICE,
             f"qBittorrent did not add the torrent {torrent_hash} and does not list it; it answered "
-            f"{_shown(answer)}",
-            409 if isinstance(answer, _Conflict) else None,
+            f"{shown(answer)}",
+            409 if isinstance(answer, Conflict) else None,
         )
 
     async def stop(self, hashes: Iterable[str]) -> None:
@@ -400,53 +272,3 @@ class QbittorrentClient:
         """Point "Run external program on torrent finished" at `program` (the demo and tests use it)."""
         prefs = {"autorun_enabled": True, "autorun_program": program}
         await self._call("app/setPreferences", lambda c: c.app_set_preferences(prefs))
-
-
-def host_header_refused(url: str) -> str:
-    """What to do when qBittorrent refuses the Host header mamd sends for `url`."""
-    host = urllib.parse.urlsplit(url).netloc or url
-    return (
-        f"qBittorrent answered 401 Unauthorized to the Host header {host!r} (from qbittorrent.url): "
-        "it compares that header with its own address and port, so it refuses requests that come "
-        "through a reverse proxy or a Docker port mapping. This is neither a ban nor a wrong password. "
-        "In qBittorrent, Tools → Options → Web UI, untick “Enable Host header validation” (or list "
-        "this name under “Server domains”), or set qbittorrent.url to the address and port "
-        "qBittorrent itself listens on"
-    )
-
-
-def _refuses_host_header(url: str, timeouts: tuple[float, float]) -> bool:
-    """Whether qBittorrent answers 401 to a request with no session at all.
-
-    Without a session it answers 403 (not logged in); a 401 comes from its Host header check, which
-    runs first.
-    """
-    request = urllib.request.Request(url.rstrip("/") + "/api/v2/app/version")
-    try:
-        with urllib.request.urlopen(request, timeout=sum(timeouts)):
-            return False
-    except urllib.error.HTTPError as exc:
-        return exc.code == 401
-    except (OSError, ValueError):
-        return False
-
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\"()]+")
-_TIMED_OUT = re.compile(r"(read|connect) timed out", re.IGNORECASE)
-
-
-def connection_failure(text: str) -> str:
-    """The cause of a connection failure in a few words: qbittorrent-api's message nests the reprs of
-    requests' and urllib3's exceptions (`ConnectionError(MaxRetryError(…NewConnectionError(…)))`)."""
-    if found := _ERRNO.search(text):
-        return found.group(0).strip().rstrip(".")
-    if found := _TIMED_OUT.search(text):
-        return f"{found.group(1).lower()} timed out"
-    text = " ".join(text.split())
-    return text if len(text) <= 160 else text[:159] + "…"
-
-
-def _status(exc: Any) -> int | None:
-    response = getattr(exc, "response", None)
-    code = getattr(response, "status_code", None)
-    return int(code) if isinstance(code, int) else None
