@@ -281,7 +281,7 @@ def _test_results(results: list[dict[str, Any]]) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from mamd.demo import run_demo
+    from mamd.demo.run import run_demo
 
     return run_demo(serve=args.serve, keep=args.keep)
 
