@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mamd.sim.abs.files import audio_size, padded_duration, summarize_plan
-from mamd.sim.abs.folder import parse_series_entry
 from mamd.sim.abs.model import Item, Library, SeriesLink
+from mamd.sim.abs.sidecars import parse_series_entry
 
 TEXT_FIELDS = ("title", "subtitle", "published_year", "publisher", "description", "isbn", "asin", "language")
 LIST_FIELDS = ("authors", "narrators", "series", "genres", "tags")

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from mamd.sim.abs.files import audio_size, padded_duration, summarize
-from mamd.sim.abs.folder import BookMetadata, from_folder_structure
+from mamd.sim.abs.folder import from_folder_structure
 from mamd.sim.abs.model import IdFactory, Item, Library, SeriesLink
+from mamd.sim.abs.sidecars import BookMetadata
 
 # The order in which the real 2.36 scan added the books (their `addedAt` order in items_all.json)
 _SCAN_ORDER = (
