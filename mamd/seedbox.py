@@ -14,12 +14,13 @@ from typing import Any
 
 from mamd.clients.errors import UpstreamError
 from mamd.clients.mam import SeedboxAnswer, fingerprint
+from mamd.clock import iso
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
 
 log = get_logger(__name__)
 
-STATE_KEY = "mam.seedbox"
+_STATE_KEY = "mam.seedbox"
 EVERY_S = 3600.0
 
 EXPLAIN = {
@@ -38,7 +39,7 @@ EXPLAIN = {
 async def run(runtime: Runtime, now: float) -> Mapping[str, Any]:
     if not runtime.config.mam.seedbox_update:
         return {}
-    state = await runtime.store.read_state(STATE_KEY)
+    state = await runtime.store.read_state(_STATE_KEY)
     session = fingerprint(runtime.config.mam.session.reveal())
     if state.get("state") == "wrong_session_type" and state.get("session") == session:
         return {"seedbox": "not asked: this session type cannot set a dynamic seedbox"}
@@ -51,11 +52,11 @@ async def run(runtime: Runtime, now: float) -> Mapping[str, Any]:
         if not exc.sent:  # nothing reached MAM: the hour has not begun
             return {"seedbox": f"not asked: {exc.message}"}
         await runtime.store.write_state(
-            STATE_KEY, {**state, "attempted_at": now, "state": "unreachable", "message": exc.message}, now
+            _STATE_KEY, {**state, "attempted_at": now, "state": "unreachable", "message": exc.message}, now
         )
         return {"seedbox": f"not updated: {exc.message}"}
     await runtime.store.write_state(
-        STATE_KEY,
+        _STATE_KEY,
         {
             "state": answer.state,
             "message": answer.message,
@@ -68,6 +69,20 @@ async def run(runtime: Runtime, now: float) -> Mapping[str, Any]:
     )
     await _tell(runtime, answer, state.get("state"), now)
     return {"seedbox": answer.state}
+
+
+async def status_section(runtime: Runtime) -> dict[str, Any] | None:
+    """The seedbox part of the `account` section: MAM's last answer and when the IP last changed; None
+    when `mam.seedbox_update` is off."""
+    if not runtime.config.mam.seedbox_update:
+        return None
+    state = await runtime.store.read_state(_STATE_KEY)
+    return {
+        "state": state.get("state"),
+        "message": state.get("message"),
+        "ip": state.get("ip"),
+        "updated_at": iso(state.get("updated_at")),
+    }
 
 
 async def _tell(runtime: Runtime, answer: SeedboxAnswer, before: str | None, now: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mamd.clients.qbittorrent import Torrent
 from mamd.domain.seeding import SeedView
 from mamd.runtime import Runtime
@@ -27,3 +29,19 @@ def seed_view(torrent: Torrent, tracker_ok: bool | None = None) -> SeedView:
         float(torrent.added_on),
         tracker_ok,
     )
+
+
+async def at_risk_section(runtime: Runtime) -> list[dict[str, Any]]:
+    """mamd's unsatisfied torrents that may become hit-and-runs, with how long each seeded and needs."""
+    min_seed = runtime.config.seeding.min_seed_time.seconds
+    return [
+        {
+            "hash": record.hash,
+            "name": record.name,
+            "risk": record.risk,
+            "seeded_h": round((record.seeding_time_s or 0) / 3600, 1),
+            "needs_h": round(min_seed / 3600, 1),
+            "qbt_state": record.qbt_state,
+        }
+        for record in await runtime.torrents.at_risk()
+    ]

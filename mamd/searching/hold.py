@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from mamd.clock import iso
 from mamd.domain.budget import BudgetFacts
 from mamd.domain.budget import held as budget_held
 from mamd.guarding import actions as guard
@@ -21,6 +23,12 @@ async def held(store: Store) -> tuple[str | None, float | None]:
     """Why searching is held now (None when it is not), and since when."""
     state = await store.read_state(_HELD_KEY)
     return state.get("reason"), state.get("since")
+
+
+async def search_section(store: Store) -> dict[str, Any]:
+    """The `search` section of `/status`: why searching is held, if it is, and since when."""
+    reason, since = await held(store)
+    return {"held": reason, "since": iso(since)}
 
 
 async def write_held(store: Store, reason: str | None, now: float) -> None:
