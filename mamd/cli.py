@@ -263,7 +263,7 @@ def _notify_test(args: argparse.Namespace) -> int:
         return 2
     from mamd.config import iter_secrets
     from mamd.logs import Redactor
-    from mamd.notify.notifications import send_tests, targets_of
+    from mamd.notify.targets import send_tests, targets_of
 
     print(f"no running mamd answered ({unreachable}); sending from {path} directly:")
     results = asyncio.run(send_tests(targets_of(config), config, Redactor(iter_secrets(config)).text))
@@ -281,7 +281,7 @@ def _test_results(results: list[dict[str, Any]]) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from mamd.demo import run_demo
+    from mamd.demo.run import run_demo
 
     return run_demo(serve=args.serve, keep=args.keep)
 

@@ -86,6 +86,10 @@ class Health:
     def get(self, problem_id: str) -> HealthProblem | None:
         return self._problems.get(problem_id)
 
+    def services_section(self) -> dict[str, dict[str, Any]]:
+        """The `services` section of `/status`: each upstream's state, by name."""
+        return {name: s.as_dict() for name, s in sorted(self.services.items())}
+
     def problems(self) -> list[HealthProblem]:
         order = {"error": 0, "warning": 1}
         return sorted(self._problems.values(), key=lambda p: (order[p.severity], p.since))

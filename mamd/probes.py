@@ -24,7 +24,7 @@ from mamd.logs import get_logger
 from mamd.store import StoreError
 
 if TYPE_CHECKING:
-    from mamd.runtime import Runtime
+    from mamd.context import ProbeContext
 
 log = get_logger(__name__)
 
@@ -38,7 +38,7 @@ PROBED = {
 
 
 class ServiceProbes:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: ProbeContext) -> None:
         self._runtime = runtime
         self._due: dict[str, float] = {}  # service → when to probe it next
         self._attempts: dict[str, int] = {}

@@ -21,6 +21,7 @@ from mamd.clients.qbittorrent import QbittorrentClient
 from mamd.clock import Clock, iso
 from mamd.config import Config, ConfigError, iter_secrets
 from mamd.domain.library import Library
+from mamd.guarding.records import GuardRecords
 from mamd.health import Health
 from mamd.importing.probe import ImportProbe
 from mamd.importing.scans import LibraryScans
@@ -29,14 +30,13 @@ from mamd.logs import Redactor, get_logger
 from mamd.notify.notifications import Notifications
 from mamd.probes import ServiceProbes
 from mamd.schedule import AlreadyRunning, JobFn, JobState, Scheduler, UnknownJob
+from mamd.spending.records import Spends
 from mamd.store import Events, Inbox, JobRuns, Store
 from mamd.store.account import AccountHistory
 from mamd.store.candidates import Candidates
 from mamd.store.grabs import Grabs
-from mamd.store.guard import GuardRecords
 from mamd.store.library import LibraryItems
 from mamd.store.outbox import Outbox
-from mamd.store.spends import Spends
 from mamd.store.torrents import Torrents
 from mamd.store.wanted import Wanted
 from mamd.systemd import Notifier

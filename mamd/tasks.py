@@ -88,6 +88,10 @@ class Loops:
         self._steady_s = steady_s
         self.states: dict[str, LoopState] = {}
 
+    def section(self) -> dict[str, dict[str, Any]]:
+        """The `loops` section of `/status`: each long-running loop's state, by name."""
+        return {name: state.as_dict() for name, state in self.states.items()}
+
     async def run(self, name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `loop()` until it returns or this is cancelled; restart it whenever it raises."""
         state = self.states[name] = LoopState(name)

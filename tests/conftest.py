@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from mamd.config import Config, load_config
 from mamd.logs import Redactor
 from mamd.runtime import Runtime
-from mamd.sim import qbittorrent_binary
+from mamd.sim.qbittorrent import binary as qbittorrent_binary
 from mamd.web import create_app
 from tests.support.abs_real import RealAbs, RealAbsFactory, require_ffmpeg
 from tests.support.audiobooks import write_library

@@ -16,6 +16,17 @@ _HOST_RE = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$"
 )
 
+_PLACEHOLDER_WORDS = re.compile(
+    r"change[-_ ]?me|replace[-_ ]?me|your[-_ ]?(api[-_ ]?)?(key|token|password|secret|session)"
+)
+_PLACEHOLDER_EXACT = re.compile(r"^(x{3,}|\.{3}|…|todo|fixme|secret|password|<[^>]*>)$", re.IGNORECASE)
+
+
+def is_placeholder(value: str) -> bool:
+    """Values copied from the example that were never filled in (`CHANGE-ME`, `<key>`, `xxx`)."""
+    text = value.strip()
+    return bool(_PLACEHOLDER_WORDS.search(text.lower()) or _PLACEHOLDER_EXACT.match(text))
+
 
 def http_url(value: str) -> str | None:
     parts = urlsplit(value)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, is_dataclass
 from typing import Any
 
-from mamd.config.load import iter_fields, unwrap_optional
-from mamd.config.model import Config, yaml_key
+from mamd.config.fields import iter_fields, unwrap_optional, yaml_key
+from mamd.config.model import Config
 from mamd.config.units import Bitrate, Duration, Secret, Size
 
 

@@ -7,45 +7,12 @@ description, bounds, and whether a change needs a restart. Types decide parsing:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from mamd.config import checks
+from mamd.config.fields import meta
 from mamd.config.units import Bitrate, Duration, Secret, Size
-
-
-def meta(
-    doc: str,
-    *,
-    restart: bool = False,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    min_items: int | None = None,
-    min_length: int | None = None,
-    zero_disables: bool = False,
-    check: Callable[[Any], str | None] | None = None,
-    free_text: bool = False,
-) -> dict[str, Any]:
-    """Field metadata understood by the loader and the schema generator.
-
-    `minimum`/`maximum` bound numbers, and durations in seconds; with `zero_disables`, 0 is
-    also allowed and means "off". `min_length` bounds strings and secrets. `check` is a
-    function from `mamd.config.checks` applied to the parsed value (to each item of a list).
-    `free_text` marks names and titles: any text is fine there (a book may be called
-    "Secret" or "1984"), so numbers are taken as text and no placeholder check applies.
-    """
-    return {
-        "doc": doc,
-        "restart": restart,
-        "minimum": minimum,
-        "maximum": maximum,
-        "min_items": min_items,
-        "min_length": min_length,
-        "zero_disables": zero_disables,
-        "check": check,
-        "free_text": free_text,
-    }
 
 
 def _d(text: str) -> Duration:
@@ -429,9 +396,3 @@ class Config:
     notify: tuple[NotifyTarget, ...] = field(
         default=(), metadata=meta("where notifications go (Apprise URLs), and which")
     )
-
-
-def yaml_key(f: Any) -> str:
-    """The YAML key of a dataclass field (`import_` is written `import`)."""
-    key: str = f.metadata.get("key", f.name)
-    return key

@@ -11,8 +11,8 @@ import typing
 from dataclasses import MISSING, is_dataclass
 from typing import Any, Literal, get_args, get_origin
 
-from mamd.config.load import iter_fields, unwrap_optional
-from mamd.config.model import Config, yaml_key
+from mamd.config.fields import iter_fields, unwrap_optional, yaml_key
+from mamd.config.model import Config
 from mamd.config.units import BITRATE_PATTERN, DURATION_PATTERN, SIZE_PATTERN, Bitrate, Duration, Secret, Size
 
 

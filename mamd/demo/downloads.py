@@ -8,8 +8,8 @@ from pathlib import Path
 
 import qbittorrentapi
 
-from mamd.sim import qbittorrent_binary
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.qbittorrent import binary as qbittorrent_binary
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 
 INSTALL_HINT = (
     "install it with `sudo apt-get install qbittorrent-nox` (Debian, Ubuntu), or name another binary "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mamd.demo.servers import LoopbackServer, serve
-from mamd.sim.abs import AbsSimulator
+from mamd.sim.abs.app import AbsSimulator
 
 # (author, series, position, title, narrator); None series: a standalone
 BOOKS: tuple[tuple[str, str | None, str | None, str, str], ...] = (

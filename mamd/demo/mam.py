@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mamd.demo.servers import LoopbackServer, serve
-from mamd.sim.mam import MamSimulator
+from mamd.sim.mam.app import MamSimulator
 
 CATALOGUE = 500  # generated rows beside the hand-written ones: enough for searches to have to choose
 

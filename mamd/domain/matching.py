@@ -19,7 +19,8 @@ from decimal import Decimal
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from mamd.domain.normalize import ARTICLES, name_key, series_key, split_names, title_key
+from mamd.domain.credits import author_kinship
+from mamd.domain.normalize import ARTICLES, series_key, title_key
 from mamd.domain.parts import Part, part_of
 from mamd.domain.release import Release, SeriesTag
 from mamd.domain.sequence import format_position, parse_sequence
@@ -56,8 +57,6 @@ _TITLE_NOTES = re.compile(
     re.IGNORECASE,
 )
 _ALTERNATIVE = re.compile(r"\s*[,;]\s*or\b,?\s+", re.IGNORECASE)  # `Frankenstein; or, The Modern Prometheus`
-_NAME_SEPARATORS = re.compile(r"\s*;\s*|\s+with\s+", re.IGNORECASE)
-_SEVERAL = re.compile(r"[,;&]|\s(?:and|with)\s", re.IGNORECASE)  # a credit that may name several people
 _BYLINE = re.compile(r"\s*[-–—:]\s+|['’]s\s+")  # what follows an author's name before the title
 
 
@@ -247,100 +246,6 @@ def series_tags(release: Release) -> tuple[SeriesTag, ...]:
     return tuple(SeriesTag(name.strip(), number) for name, number in _TITLE_SERIES.findall(release.title))
 
 
-def _without_initials(key: str) -> str:
-    tokens = key.split()
-    return (
-        " ".join([tokens[0], *(t for t in tokens[1:-1] if len(t) > 1), tokens[-1]])
-        if len(tokens) > 2
-        else key
-    )
-
-
-def _same_person(one: str, other: str) -> bool:
-    """`J R R Tolkien` and `John Ronald Reuel Tolkien`; `Ursula K Le Guin` and `Ursula K LeGuin`;
-    `Liu Cixin` and `Cixin Liu`."""
-    if one == other or _without_initials(one) == _without_initials(other):
-        return True
-    a, b = one.split(), other.split()
-    if len(a) < 2 or len(b) < 2:
-        return False
-    if one.replace(" ", "") == other.replace(" ", "") or sorted(a) == sorted(b):
-        return True
-    if a[-1] != b[-1]:
-        return False
-    return all(
-        x[0] == y[0] and (len(x) == 1 or len(y) == 1 or x == y) for x, y in zip(a[:-1], b[:-1], strict=False)
-    )
-
-
-def _transliterated(one: str, other: str) -> bool:
-    """`Fyodor Dostoevsky` and `Fyodor Dostoyevsky`: the same first names, a surname spelled close."""
-    a, b = one.split(), other.split()
-    if len(a) < 2 or a[:-1] != b[:-1] or min(len(a[-1]), len(b[-1])) < 6:
-        return False
-    return SequenceMatcher(None, a[-1], b[-1]).ratio() >= 0.85
-
-
-def people(text: str) -> list[str]:
-    """The people one credit names: `Preston, Douglas; Child, Lincoln`, `Clive Cussler with Justin Scott`,
-    `Neil Gaiman & Terry Pratchett`."""
-    if not _SEVERAL.search(text):
-        return [text]  # most credits: one name, nothing to split
-    return [name for part in _NAME_SEPARATORS.split(text) for name in split_names(part)]
-
-
-@lru_cache(maxsize=4096)
-def _names(credits: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(name_key(person) for credit in credits for person in people(credit)) - {""}
-
-
-@lru_cache(maxsize=4096)
-def _words_of(names: frozenset[str]) -> frozenset[str]:
-    """Every word of these names, and each name without its spaces (`leguin`)."""
-    return frozenset(word for name in names for word in (*name.split(), name.replace(" ", "")))
-
-
-def _kinship(wanted: str, found: str) -> str | None:
-    """How a wanted name and a credited one are the same person: "exact", "close", "transliterated"."""
-    if wanted == found:
-        return "exact"
-    # every spelling told apart below shares a word with the other (a surname, a first name), or is
-    # the other with its spaces moved (`LeGuin`, `Le Guin`)
-    found_words = found.split()
-    if not any(word in found_words for word in wanted.split()) and (
-        wanted.replace(" ", "") != found.replace(" ", "")
-    ):
-        return None
-    if _same_person(wanted, found):
-        return "close"
-    return "transliterated" if _transliterated(wanted, found) else None
-
-
-_KINSHIP = ("exact", "close", "transliterated")  # surest first
-
-
-def _author(want: tuple[str, ...], release: Release) -> tuple[str | None, bool]:
-    """ "exact", "close", "transliterated" (believed only with the exact title), or None; and whether
-    every wanted author is credited."""
-    wanted = _names(want)
-    found = _names(release.authors)
-    exact = wanted & found
-    if exact == wanted:
-        return "exact", True
-    if not exact and _words_of(wanted).isdisjoint(
-        word for name in found for word in (*name.split(), name.replace(" ", ""))
-    ):
-        return None, False  # most releases of a search: nobody in common
-    best = 0 if exact else len(_KINSHIP)
-    credited = len(exact)
-    for person in wanted - exact:
-        ranks = [_KINSHIP.index(kind) for name in found if (kind := _kinship(person, name)) is not None]
-        if ranks:
-            credited += 1
-            best = min(best, *ranks)
-    return (_KINSHIP[best] if best < len(_KINSHIP) else None), credited == len(wanted)
-
-
 def _says_bundle(title: str) -> bool:
     """`Omnibus`, `Books 1-3` anywhere; `Trilogy`, `Collection` in the main title."""
     head = _split_subtitle(_BRACKETS.sub(" ", title))[0]
@@ -431,7 +336,7 @@ def match(want: Want, release: Release) -> Match:
         return _no("an e-book or other media, not an audiobook")
     if not release.authors:
         return _no("the release names no author, so it cannot be told apart from another book")
-    author, all_authors = _author(want.authors, release)
+    author, all_authors = author_kinship(want.authors, release.authors)
     if author is None:
         return _no(f"by {', '.join(release.authors)}, not {', '.join(want.authors)}")
     reasons = ["same author" if author == "exact" else "author spelled differently"]

@@ -28,7 +28,7 @@ from mamd.clock import sleep_or_wake
 
 if TYPE_CHECKING:
     from mamd.config import Config
-    from mamd.runtime import Runtime
+    from mamd.context import Context
 
 PROBLEM_ID = "import.link"
 PREFIX = ".mamd-probe-"  # the probe's temporary files; leftovers of a crash are removed next time
@@ -285,7 +285,7 @@ def _remove(path: Path) -> None:
 class ImportProbe:
     """Runs `probe()` for the running configuration and keeps its verdict as a `Health` problem."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self._runtime = runtime
         self.problem: ImportProblem | None = None
         self._wake = asyncio.Event()

@@ -33,7 +33,7 @@ from mamd.store import StoreError
 from mamd.store.torrents import TorrentRecord
 
 if TYPE_CHECKING:
-    from mamd.runtime import Runtime
+    from mamd.context import Context
 
 log = get_logger(__name__)
 
@@ -62,7 +62,7 @@ def _same_path(path: str) -> str:
 
 
 class LibraryScans:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self._runtime = runtime
         self._wake = asyncio.Event()
 

@@ -33,7 +33,7 @@ from mamd.store.torrents import TorrentRecord, record_import
 from mamd.store.wanted import OPEN_STATES, set_state
 
 if TYPE_CHECKING:
-    from mamd.runtime import Runtime
+    from mamd.context import ImportContext
 
 log = get_logger(__name__)
 
@@ -49,7 +49,7 @@ IDLE_WAKE_S = 60.0
 
 
 class Importer:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: ImportContext) -> None:
         self._runtime = runtime
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(CONCURRENT_IMPORTS)

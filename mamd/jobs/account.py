@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mamd import seedbox
 from mamd.domain.account import AccountSnapshot
-from mamd.jobs import guard, seedbox, spending
+from mamd.guarding import actions as guard
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext
+from mamd.spending import actions as spending
 
 # counters MAM keeps that must not grow: their key, and what a rise means
 WATCHED = {

@@ -15,10 +15,10 @@ from typing import Any
 from mamd.clients.errors import UpstreamError
 from mamd.clients.qbittorrent import Torrent
 from mamd.domain.seeding import STALLED, risk
-from mamd.jobs.torrents import mamds_torrents, seed_view
 from mamd.logs import get_logger
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext
+from mamd.seeding import mamds_torrents, seed_view
 from mamd.store.torrents import Sighting, TorrentRecord
 
 log = get_logger(__name__)

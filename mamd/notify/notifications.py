@@ -9,9 +9,9 @@ target failed `DELIVERY.give_up_after` times is dropped for it and counted. A ta
 `FAILING_AFTER` times in a row is a problem in `/status` (sent to the other targets) until it works.
 
 Problems are said once, when they appear (a service that is down only after `SERVICE_HOLD_S`), and
-"resolved" once; what was said survives a restart, and a problem not seen again within `CARRY_S` of
-a restart is taken as resolved. With no target configured, nothing is stored and Apprise is never
-loaded.
+"resolved" once (`problems`); what was said survives a restart, and a problem not seen again within
+`problems.CARRY_S` of a restart is taken as resolved. With no target configured, nothing is stored and
+Apprise is never loaded.
 """
 
 from __future__ import annotations
@@ -19,12 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import random
-import socket
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
@@ -33,22 +29,20 @@ from mamd.clock import sleep_or_wake
 from mamd.config import Config
 from mamd.health import HealthProblem
 from mamd.logs import get_logger
-from mamd.notify import routes, services
+from mamd.notify import routes, services, summary
 from mamd.notify.messages import (
-    DayFacts,
     Item,
-    ProblemFacts,
     daily_summary,
     events_message,
-    problem_message,
-    test_message,
     with_link,
 )
+from mamd.notify.problems import ProblemNotices
+from mamd.notify.targets import Target, TestResult, send_tests, service_level, targets_of
 from mamd.store import Event, StoreError
 from mamd.store.outbox import MAX_MESSAGES, Outbox, OutboxMessage
 
 if TYPE_CHECKING:
-    from mamd.runtime import Runtime
+    from mamd.context import Context
 
 log = get_logger(__name__)
 
@@ -56,80 +50,20 @@ log = get_logger(__name__)
 # a message one target failed 12 times (about an hour and a half of trying) is dropped for it
 DELIVERY = Backoff(first_s=10.0, max_s=600.0, give_up_after=12, jitter=0.2)
 FAILING_AFTER = 3  # failures in a row that make a target a problem
-CARRY_S = 600.0  # after a restart, a problem said before that is not seen again within this is resolved
 DAY_S = 86400.0
 LONGEST_WAIT_S = 60.0  # the loop looks at least this often (a wall clock that jumped, a held problem)
 FLUSH_S = 2.0  # at shutdown, what is gathering is sent for at most this long
-SUMMARY_KEY = "notify.daily_summary"
 DROPPED_PROBLEM = "notify.dropped"
 _KEPT_DATA = ("book", "name", "level", "previous", "reasons", "grabs", "counter")
 
 
-@dataclass
-class Target:
-    """One entry of `notify:` as the notifier holds it; `key` names it in the outbox (never its URL)."""
-
-    index: int
-    key: str
-    url: str
-    scheme: str
-    events: tuple[str, ...]
-    min_level: str
-    service: services.Service | None = None
-
-    @property
-    def label(self) -> str:
-        return f"notify[{self.index}]"
-
-    def wants(self, topic: str, level: str) -> bool:
-        return routes.wants(self.events, self.min_level, topic, level)
-
-
-def target_key(url: str) -> str:
-    return hashlib.blake2b(url.encode(), digest_size=8).hexdigest()
-
-
-def targets_of(config: Config) -> list[Target]:
-    return [
-        Target(
-            index,
-            target_key(entry.url.reveal()),
-            entry.url.reveal(),
-            services.scheme_of(entry.url.reveal()) or "?",
-            tuple(entry.events),
-            entry.min_level,
-        )
-        for index, entry in enumerate(config.notify)
-    ]
-
-
-@dataclass(frozen=True)
-class TestResult:
-    target: str
-    service: str
-    ok: bool
-    error: str | None
-    ms: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "service": self.service,
-            "ok": self.ok,
-            "error": self.error,
-            "ms": self.ms,
-        }
-
-
 class Notifications:
-    def __init__(self, runtime: Runtime, outbox: Outbox) -> None:
+    def __init__(self, runtime: Context, outbox: Outbox) -> None:
         self._runtime = runtime
         self.outbox = outbox
         self.targets: list[Target] = []
         self._wake = asyncio.Event()
-        self._changes: dict[str, tuple[HealthProblem | None, str | None]] = {}  # problems to look at
-        # until when problems said before this start count as open though nobody reports them yet
-        self._carried = runtime.clock.now() + CARRY_S
+        self._problems = ProblemNotices(runtime, outbox, self._for, self._words)
         self._sending: dict[str, asyncio.Task[None]] = {}
         self._pruned = False  # whether the outbox holds nothing for targets no longer configured
         self.configure(runtime.config)
@@ -156,7 +90,7 @@ class Notifications:
                     self._runtime.health.clear(target.label)
             if had_none and fresh:
                 for problem in self._runtime.health.problems():  # news to the first target
-                    self._changes[problem.id] = (problem, self._service_state(problem.id))
+                    self._problems.changes[problem.id] = (problem, self._service_state(problem.id))
             self._wake.set()
         return changed
 
@@ -207,7 +141,7 @@ class Notifications:
         """A `Health` watcher: looked at in the loop (several changes of one problem count as the last)."""
         if not self.targets:
             return
-        self._changes[problem_id] = (problem, self._service_state(problem_id))
+        self._problems.changes[problem_id] = (problem, self._service_state(problem_id))
         self._wake.set()
 
     def _service_state(self, problem_id: str) -> str | None:
@@ -256,7 +190,7 @@ class Notifications:
             record = records.get(target.key)
             self._report(target, record.failures if record else 0, record.last_error if record else None)
         await self._report_drops(now)
-        due = [await self._problems(now), await self._summary(now)]
+        due = [await self._problems.say(now), await self._summary(now)]
         waiting = await self.outbox.waiting()
         for target in self.targets:
             record = records.get(target.key)
@@ -327,7 +261,7 @@ class Notifications:
             service = await self._service(target)
         except ValueError as exc:
             return services.Sent(False, str(exc), 0.0)
-        level: services.Level = "resolved" if message.kind == "resolved" else _level(message.level)
+        level: services.Level = "resolved" if message.kind == "resolved" else service_level(message.level)
         body = with_link(redact(message.body), self._runtime.config.http.public_url)
         return await service.send(redact(message.title), body, level)
 
@@ -336,71 +270,7 @@ class Notifications:
             target.service = await asyncio.to_thread(services.Service, target.url)
         return target.service
 
-    # -- problems -------------------------------------------------------------------------
-
-    async def _problems(self, now: float) -> float | None:
-        """Say new problems and resolutions; when a held problem is next due."""
-        said = await self.outbox.problems()
-        changes, self._changes = self._changes, {}
-        for problem_id, (problem, state) in changes.items():
-            row = said.get(problem_id)
-            if problem is None:
-                if row is not None:
-                    await self._resolved(row, now, "")
-                    said.pop(problem_id)
-                continue
-            route = routes.problem_route(problem_id, problem.severity, state)
-            if route is None or (row is not None and row["variant"] == route.variant):
-                continue
-            said[problem_id] = row = {
-                "id": problem_id,
-                "variant": route.variant,
-                "topic": route.topic,
-                "level": route.level,
-                "title": route.title,
-                "summary": self._runtime.redactor.text(problem.summary),
-                "since": now,
-                "sent": 0,
-            }
-            await self.outbox.remember_problem(row)
-        health = self._runtime.health
-        carried = now < self._carried
-        next_due: float | None = None
-        for problem_id, row in said.items():
-            current = health.get(problem_id)
-            if current is None:
-                if not carried:  # said before a restart, and not seen since
-                    await self._resolved(row, now, "no longer seen since mamd restarted")
-                continue
-            if row["sent"]:
-                continue
-            route = routes.problem_route(problem_id, row["level"], row["variant"] or None)
-            hold = route.hold_s if route is not None else 0.0
-            if now < row["since"] + hold:
-                next_due = min(next_due or row["since"] + hold, row["since"] + hold)
-                continue
-            await self._say_problem(row, current, now)
-        if carried:
-            next_due = min(next_due or self._carried, self._carried)
-        return next_due
-
-    async def _say_problem(self, row: dict[str, Any], problem: HealthProblem, now: float) -> None:
-        facts = ProblemFacts(row["id"], row["title"], self._runtime.redactor.text(problem.summary))
-        title, body = self._words(problem_message(facts, self._runtime.config.dry_run))
-        chosen = self._for(row["topic"], row["level"], exclude=row["id"])
-        await self.outbox.add("problem", row["topic"], row["level"], title, body, chosen, now)
-        await self.outbox.remember_problem({**row, "summary": facts.summary, "sent": 1})
-        log.info("notify.problem", id=row["id"], targets=len(chosen))
-
-    async def _resolved(self, row: Mapping[str, Any], now: float, note: str) -> None:
-        await self.outbox.forget_problem(str(row["id"]))
-        if not row["sent"]:
-            return  # gone before it was worth a message: nothing was said, nothing to take back
-        facts = ProblemFacts(str(row["id"]), str(row["title"]), str(row["summary"]), True, note)
-        title, body = self._words(problem_message(facts, self._runtime.config.dry_run))
-        chosen = self._for(str(row["topic"]), str(row["level"]), exclude=str(row["id"]))
-        await self.outbox.add("resolved", str(row["topic"]), str(row["level"]), title, body, chosen, now)
-        log.info("notify.resolved", id=row["id"], targets=len(chosen))
+    # -- problems and targets -------------------------------------------------------------
 
     def _for(self, topic: str, level: str, exclude: str = "") -> list[str]:
         """The targets that want a message; a target's own problem is not sent to it."""
@@ -442,17 +312,16 @@ class Notifications:
         if not chosen:
             return None
         store = self._runtime.store
-        state = await store.read_state(SUMMARY_KEY)
-        last = state.get("last_at")
+        last = await summary.last_sent(store)
         if last is None:
-            await store.write_state(SUMMARY_KEY, {"last_at": now}, now)
+            await summary.write_sent(store, now)
             return now + DAY_S
-        if now < float(last) + DAY_S:
-            return float(last) + DAY_S
-        facts = await self.day_facts(float(last), now)
+        if now < last + DAY_S:
+            return last + DAY_S
+        facts = await summary.day_facts(self._runtime, last, now)
         title, body = self._words(daily_summary(facts, self._runtime.config.dry_run))
         await self.outbox.add("summary", "daily_summary", "info", title, body, chosen, now)
-        await store.write_state(SUMMARY_KEY, {"last_at": now}, now)
+        await summary.write_sent(store, now)
         log.info("notify.daily_summary", targets=len(chosen))
         return now + DAY_S
 
@@ -460,43 +329,12 @@ class Notifications:
         """When the next daily summary is due; None when no target wants one."""
         if not self._for("daily_summary", "info"):
             return None
-        last = (await self._runtime.store.read_state(SUMMARY_KEY)).get("last_at")
-        return float(last) + DAY_S if last is not None else None
+        last = await summary.last_sent(self._runtime.store)
+        return last + DAY_S if last is not None else None
 
     def problems(self) -> list[HealthProblem]:
         """The problems notifying has now: a target that fails, messages dropped."""
         return [p for p in self._runtime.health.problems() if p.id.startswith("notify")]
-
-    async def day_facts(self, since: float, now: float) -> DayFacts:
-        runtime = self._runtime
-        rows = await runtime.store.fetchall(
-            "SELECT kind, count(*) FROM events WHERE at >= ? GROUP BY kind", (since,)
-        )
-        counts = {str(row[0]): int(row[1]) for row in rows}
-        snapshot = await runtime.account.latest()
-        earlier = await runtime.account.since(since)
-        before = earlier[0] if earlier and snapshot is not None and earlier[0].at < snapshot.at else None
-        guard = await runtime.guard.state()
-        failing = [p.summary for p in runtime.health.problems()]
-        failing += [
-            f"job {name} failed: {state.last_error}"
-            for name, state in sorted(runtime.scheduler.states.items())
-            if state.last_result == "error"
-        ]
-        return DayFacts(
-            since=since,
-            grabbed=counts.get("grab.added", 0) + counts.get("grab.would_grab", 0),
-            imported=counts.get("import.done", 0) + counts.get("import.would_link", 0),
-            import_failures=counts.get("import.failed", 0) + counts.get("import.not_in_library", 0),
-            guard=guard.level,
-            guard_reasons=list(guard.reasons),
-            ratio=snapshot.ratio if snapshot else None,
-            ratio_before=before.ratio if before else None,
-            bonus=snapshot.seedbonus if snapshot else None,
-            bonus_before=before.seedbonus if before else None,
-            failing=[runtime.redactor.text(text) for text in failing],
-            wanted=await runtime.wanted.counts(),
-        )
 
     # -- a test, and shutdown -------------------------------------------------------------
 
@@ -534,29 +372,3 @@ class Notifications:
     def _words(self, message: tuple[str, str]) -> tuple[str, str]:
         redact = self._runtime.redactor.text
         return redact(message[0]), redact(message[1])
-
-
-def _level(level: str) -> services.Level:
-    return "error" if level == "error" else "warning" if level == "warning" else "info"
-
-
-async def send_tests(targets: list[Target], config: Config, redact: Callable[[str], str]) -> list[TestResult]:
-    """One test message to each target, at once and past any outbox (`mamd notify-test`)."""
-    if not targets:
-        return []
-    await asyncio.to_thread(services.load)
-    host = socket.gethostname()
-
-    async def one(target: Target) -> TestResult:
-        try:
-            if target.service is None:
-                target.service = await asyncio.to_thread(services.Service, target.url)
-        except ValueError as exc:
-            return TestResult(target.label, f"{target.scheme}://", False, redact(str(exc)), 0.0)
-        service = target.service
-        title, body = test_message(target.label, service.name, host, config.dry_run)
-        body = with_link(redact(body), config.http.public_url)
-        sent = await service.send(redact(title), body, "info")
-        return TestResult(target.label, service.name, sent.ok, sent.error, sent.ms)
-
-    return list(await asyncio.gather(*(one(target) for target in targets)))

@@ -6,12 +6,16 @@ from typing import Any
 
 from aiohttp import web
 
-from mamd import __version__
+from mamd import __version__, books, seedbox
 from mamd.clock import iso
 from mamd.domain.guard import LEVELS
-from mamd.jobs import guard, search, seedbox, spending
+from mamd.guarding import status as guard_status
+from mamd.importing import status as importing_status
 from mamd.notify.status import notify_status
 from mamd.runtime import Runtime
+from mamd.searching.hold import search_section
+from mamd.seeding import at_risk_section
+from mamd.spending import status as spending_status
 from mamd.store import StoreError
 from mamd.web.keys import runtime_of
 from mamd.web.middleware import auth
@@ -21,6 +25,8 @@ FAILED_SHOWN = 10
 
 
 async def status_document(runtime: Runtime) -> dict[str, Any]:
+    """`/status`, assembled from the sections each part of mamd offers; a database that fails leaves the
+    sections read from it empty and says so under `database`."""
     now = runtime.clock.now()
     document: dict[str, Any] = {
         "version": __version__,
@@ -30,8 +36,8 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "ready": runtime.ready,
         "config": runtime.config_state.as_dict(),
         "jobs": runtime.scheduler.snapshot(),
-        "services": {name: s.as_dict() for name, s in sorted(runtime.health.services.items())},
-        "loops": {name: state.as_dict() for name, state in runtime.loops.states.items()},
+        "services": runtime.health.services_section(),
+        "loops": runtime.loops.section(),
         "database": {"path": str(runtime.store.path), "problem": runtime.store.problem},
         "problems": runtime.readiness_problems(),
         "inbox": None,
@@ -45,15 +51,17 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "recent": [],
     }
     try:
-        document["inbox"] = {"pending": await runtime.inbox.pending_count()}
-        document["imports"] = await imports_section(runtime)
+        document["inbox"] = await importing_status.inbox_section(runtime)
+        document["imports"] = await importing_status.imports_section(runtime)
         document["account"] = await account_section(runtime)
-        document["library"] = await library_section(runtime)
-        document["wanted"] = await runtime.wanted.counts()
+        document["library"] = await books.library_section(runtime)
+        document["wanted"] = await books.wanted_section(runtime)
         document["notify"], _ = await notify_status(runtime.notifications)  # its problems are in `problems`
-        document["failed"] = await failed_section(runtime)
-        held = await runtime.store.read_state(search.HELD_KEY)
-        document["search"] = {"held": held.get("reason"), "since": iso(held.get("since"))}
+        document["failed"] = {
+            "books": await books.failed_books(runtime, FAILED_SHOWN),
+            "imports": await importing_status.failed_imports(runtime, FAILED_SHOWN),
+        }
+        document["search"] = await search_section(runtime.store)
         document["recent"] = [e.as_dict() for e in await runtime.events.recent(RECENT_EVENTS)]
     except StoreError as exc:
         document["database"]["problem"] = document["database"]["problem"] or str(exc)
@@ -68,119 +76,22 @@ SNAPSHOT_FIELDS = (
 
 async def account_section(runtime: Runtime) -> dict[str, Any]:
     """The last account snapshot, the guard's verdict on it now, what mamd will decide next, and the
-    torrents that may become hit-and-runs."""
+    torrents that may become hit-and-runs: each part from the part of mamd that owns it."""
     now = runtime.clock.now()
     snapshot = await runtime.account.latest()
-    verdict = await guard.verdict(runtime, now)
-    state = await runtime.guard.state()
-    section: dict[str, Any] = {
-        "at": None,
-        "age_s": None,
-        **dict.fromkeys(SNAPSHOT_FIELDS),
-        "guard": verdict.level,
-        "guard_detail": {
-            "since": iso(state.since) if state.level == verdict.level else iso(now),
-            "grabs": verdict.grabs,
-            "downloads_stopped": verdict.pause_downloads,
-            "reasons": list(verdict.reasons),
-        },
-    }
-    notes = [_guard_note(verdict.grabs, verdict.pause_downloads)]
+    guard, guard_note = await guard_status.guard_section(runtime, now)
+    section: dict[str, Any] = {"at": None, "age_s": None, **dict.fromkeys(SNAPSHOT_FIELDS), **guard}
+    notes = [guard_note]
     if snapshot is not None:
         section.update({"at": iso(snapshot.at), "age_s": round(now - snapshot.at, 1), **snapshot.as_dict()})
-        decided = await spending.decide(runtime, snapshot, now)
-        notes.extend(decided.notes)
-        taken = await runtime.spends.of_decision(decided.spend.decision) if decided.spend else None
-        if decided.spend and taken is not None:  # the account read since will show it
-            notes = [n for n in notes if not n.startswith(("buying ", "renewing "))]
-            notes.append(f"{decided.spend.label}: {taken.state} ({iso(taken.decided_at)})")
+        notes.extend(await spending_status.next_decisions(runtime, snapshot, now))
     section["next_decisions"] = notes
-    section["stopped_by_guard"] = [entry.as_dict() for entry in await runtime.guard.stopped()]
-    min_seed = runtime.config.seeding.min_seed_time.seconds
-    section["torrents_at_risk"] = [
-        {
-            "hash": record.hash,
-            "name": record.name,
-            "risk": record.risk,
-            "seeded_h": round((record.seeding_time_s or 0) / 3600, 1),
-            "needs_h": round(min_seed / 3600, 1),
-            "qbt_state": record.qbt_state,
-        }
-        for record in await runtime.torrents.at_risk()
-    ]
-    section["bonus"] = {
-        "enabled": runtime.config.bonus.enabled,
-        "spent_last_day": await runtime.spends.spent_since(now - 86400),
-        "stopped": (await runtime.spends.halted()).get("reason"),
-        "recent": [record.as_dict() for record in await runtime.spends.recent(5)],
-    }
-    if runtime.config.mam.seedbox_update:
-        seedbox_state = await runtime.store.read_state(seedbox.STATE_KEY)
-        section["seedbox"] = {
-            "state": seedbox_state.get("state"),
-            "message": seedbox_state.get("message"),
-            "ip": seedbox_state.get("ip"),
-            "updated_at": iso(seedbox_state.get("updated_at")),
-        }
-    return section
-
-
-def _guard_note(grabs: str, stopped: bool) -> str:
-    if grabs == "all":
-        return "grabs: whatever the rules and budgets allow"
-    what = "freeleech only" if grabs == "freeleech" else "none"
-    return f"grabs: {what}" + ("; mamd's downloads are stopped" if stopped else "")
-
-
-async def imports_section(runtime: Runtime) -> dict[str, Any]:
-    """Imports waiting for Audiobookshelf to list them, and those it never did (with why)."""
-    return {
-        "waiting_for_library": len(await runtime.torrents.awaiting_scan()),
-        "not_in_library": [
-            {
-                "hash": record.hash,
-                "name": record.name,
-                "folder": record.import_path,
-                "since": iso(record.scan_failed_at),
-                "reason": record.last_error,
-            }
-            for record in await runtime.torrents.not_in_library()
-        ],
-    }
-
-
-async def failed_section(runtime: Runtime) -> dict[str, Any]:
-    """What failed and waits for something to change (a reload, a new hook, a job run by hand), and why."""
-    books = await runtime.wanted.failed_lately(FAILED_SHOWN)
-    imports = await runtime.torrents.failed_lately(FAILED_SHOWN)
-    return {
-        "books": [
-            {
-                "id": book.id,
-                "label": book.spec.label,
-                "reason": book.state_reason,
-                "since": iso(book.updated_at),
-                "next_search_at": iso(book.next_search_at),
-            }
-            for book in books
-        ],
-        "imports": [{"hash": t.hash, "name": t.name, "reason": t.last_error} for t in imports],
-    }
-
-
-async def library_section(runtime: Runtime) -> dict[str, Any]:
-    counts = await runtime.library.counts()
-    sync = await runtime.library.sync_state()
-    section: dict[str, Any] = {
-        "library": sync.get("library"),
-        "items": counts.items,
-        "series": counts.series,
-        "authors": counts.authors,
-        "last_sync_at": iso(sync.get("last_sync_at")),
-    }
-    job = runtime.scheduler.states.get("library_sync")
-    if job is not None and job.running:
-        section["sync_progress"] = dict(job.progress)
+    section["stopped_by_guard"] = await guard_status.stopped_section(runtime)
+    section["torrents_at_risk"] = await at_risk_section(runtime)
+    section["bonus"] = await spending_status.bonus_section(runtime, now)
+    seedbox_section = await seedbox.status_section(runtime)
+    if seedbox_section is not None:
+        section["seedbox"] = seedbox_section
     return section
 
 
@@ -265,7 +176,7 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         pending = await runtime.inbox.pending_count()
         metric("mamd_hook_inbox_pending", "gauge", "Completions waiting to be processed.", [({}, pending)])
-        level = (await guard.verdict(runtime, now)).level
+        level = await guard_status.level_now(runtime, now)
         metric(
             "mamd_guard_level",
             "gauge",

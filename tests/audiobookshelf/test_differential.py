@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mamd.sim.abs import AbsSimulator
+from mamd.sim.abs.app import AbsSimulator
 from tests.support.abs_real import RealAbs, book_facts
 from tests.support.audiobooks import LIBRARY, WANTED_GAPS
 from tests.support.library_env import library_runtime

@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from mamd.sim import qbittorrent_binary
+from mamd.sim.qbittorrent import binary as qbittorrent_binary
 from tests.bench import audiobookshelf, daemon, imports, library, search, soak
 from tests.bench.figures import Figure
 

@@ -19,7 +19,7 @@ import yaml
 
 from mamd.domain.account import AccountSnapshot, Counter
 from mamd.domain.discovery import WantSpec, title_want_key
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 from mamd.store import Events, Store
 from mamd.store.account import AccountHistory
 from mamd.store.wanted import Wanted

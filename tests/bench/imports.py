@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mamd.domain.torrentfile import parse_torrent
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 from mamd.sim.torrents import make_torrent, write_payload
 from tests.bench.figures import Figure, median, percentile
 from tests.support.abs_sim import abs_simulator

@@ -28,7 +28,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
 
-from mamd.clients.mam_rows import parse_row
+from mamd.clients.mam.rows import parse_row
 from mamd.clock import SystemClock
 from mamd.config import load_config
 from mamd.config.model import RulesConfig
@@ -44,9 +44,9 @@ from mamd.jobs import search as search_job
 from mamd.logs import Redactor, configure_logging
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext, JobState
-from mamd.sim.mam import MamSimulator
-from mamd.sim.mam_rows import Row
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.mam.app import MamSimulator
+from mamd.sim.mam.rows import Row
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 from tests.bench.figures import Figure, median
 from tests.support.configs import write_config
 from tests.support.matching_set import accuracy

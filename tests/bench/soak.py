@@ -42,14 +42,14 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from mamd.sim.abs import AbsSimulator
-from mamd.sim.abs_generate import generate_library
-from mamd.sim.abs_model import Library
-from mamd.sim.mam import MamSimulator
-from mamd.sim.mam_catalogue import handwritten_rows
-from mamd.sim.mam_generate import audio_mediainfo, generate_rows
-from mamd.sim.mam_rows import Credit, Row, SeriesLink
-from mamd.sim.qbittorrent_webui import QbittorrentWebUI, SimTorrent
+from mamd.sim.abs.app import AbsSimulator
+from mamd.sim.abs.generate import generate_library
+from mamd.sim.abs.model import Library
+from mamd.sim.mam.app import MamSimulator
+from mamd.sim.mam.catalogue import handwritten_rows
+from mamd.sim.mam.generate import audio_mediainfo, generate_rows
+from mamd.sim.mam.rows import Credit, Row, SeriesLink
+from mamd.sim.qbittorrent.webui import QbittorrentWebUI, SimTorrent
 from tests.bench.figures import Figure, median
 from tests.bench.soak_daemon import SHAPE
 from tests.support.configs import API_KEY, free_port, write_config

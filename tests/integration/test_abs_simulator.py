@@ -24,11 +24,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mamd.sim import abs_render
-from mamd.sim.abs import AbsSimulator
-from mamd.sim.abs_folder import parse_authors, parse_title_folder
-from mamd.sim.abs_generate import generate_library
-from mamd.sim.abs_model import IdFactory
+from mamd.sim.abs import render as abs_render
+from mamd.sim.abs.app import AbsSimulator
+from mamd.sim.abs.folder import parse_authors, parse_title_folder
+from mamd.sim.abs.generate import generate_library
+from mamd.sim.abs.model import IdFactory
 
 Client = TestClient[Any, Any]
 MakeClient = Callable[[AbsSimulator], Any]

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mamd.sim.abs import AbsSimulator
+from mamd.sim.abs.app import AbsSimulator
 
 SAMPLES = Path(os.environ.get("ABS_SAMPLES", Path(__file__).parents[1] / "fixtures" / "abs-samples"))
 MANIFEST = SAMPLES / "library_manifest.json"

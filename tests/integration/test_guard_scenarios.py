@@ -19,10 +19,10 @@ from aiohttp.test_utils import TestClient
 
 from mamd.clients.errors import Unauthorized, Unavailable
 from mamd.domain.discovery import WantSpec, series_want_key
-from mamd.domain.economy import Spend
+from mamd.domain.spending import Spend
 from mamd.domain.torrentfile import parse_torrent
-from mamd.sim.mam_catalogue import GOOD
-from mamd.sim.mam_store import StoreAnswer
+from mamd.sim.mam.catalogue import GOOD
+from mamd.sim.mam.store import StoreAnswer
 from mamd.web import create_app
 from mamd.web.status import status_document
 from tests.support.configs import API_KEY

@@ -16,7 +16,7 @@ import pytest
 from mamd.domain.discovery import WantSpec, series_want_key
 from mamd.importing.worker import RETRY
 from mamd.jobs import reconcile
-from mamd.sim.mam_catalogue import GOOD
+from mamd.sim.mam.catalogue import GOOD
 from mamd.store.wanted import WantedBook
 from mamd.web.status import status_document
 from tests.support.mam_env import Env

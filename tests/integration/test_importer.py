@@ -11,7 +11,7 @@ import pytest
 
 from mamd.config import load_config
 from mamd.runtime import Runtime
-from mamd.sim.qbittorrent_webui import QbittorrentWebUI, SimTorrent
+from mamd.sim.qbittorrent.webui import QbittorrentWebUI, SimTorrent
 from tests.support.clock import FakeClock
 from tests.support.configs import free_port
 from tests.support.mam_client import serving

@@ -18,7 +18,7 @@ from mamd.importing.scans import CONFIRM, CONFIRM_ROUNDS, IDLE_S, OUTAGE, poll_d
 from mamd.jobs import library_sync
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext, JobState
-from mamd.sim.abs import AbsSimulator
+from mamd.sim.abs.app import AbsSimulator
 from mamd.web.status import status_document
 from tests.support.clock import FakeClock
 from tests.support.configs import write_config

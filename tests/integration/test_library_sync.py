@@ -16,7 +16,7 @@ from mamd.config import load_config
 from mamd.jobs import discover, library_sync
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext, JobState
-from mamd.sim.abs import AbsSimulator
+from mamd.sim.abs.app import AbsSimulator
 from tests.support.clock import InstantClock
 from tests.support.configs import write_config
 

@@ -26,8 +26,8 @@ from mamd.clock import SystemClock
 from mamd.config.units import Duration, Secret
 from mamd.domain.torrentfile import bdecode, bencode
 from mamd.runtime import Runtime
-from mamd.sim.mam import MamSimulator
-from mamd.sim.mam_catalogue import GOOD
+from mamd.sim.mam.app import MamSimulator
+from mamd.sim.mam.catalogue import GOOD
 from mamd.sim.torrents import make_torrent
 from tests.support.mam_client import COOKIE, Harness, Memory, mam_harness, settings, stub
 

@@ -19,8 +19,8 @@ from aiohttp import web
 from mamd.clients.errors import Throttled, Unauthorized, Unavailable
 from mamd.clients.mam import SeedboxAnswer, SeedboxState, StoreReceipt, seedbox_url, store_url
 from mamd.config.units import Secret
-from mamd.sim.mam_catalogue import GOOD
-from mamd.sim.mam_store import NOT_ENOUGH_POINTS, UPLOAD_MINIMUM_ERROR
+from mamd.sim.mam.catalogue import GOOD
+from mamd.sim.mam.store import NOT_ENOUGH_POINTS, UPLOAD_MINIMUM_ERROR
 from tests.support.mam_client import Harness, mam_harness, stub
 
 STORE = "/json/bonusBuy.php"

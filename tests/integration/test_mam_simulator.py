@@ -26,12 +26,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mamd.domain.torrentfile import parse_torrent
-from mamd.sim.mam import MamSimulator
-from mamd.sim.mam_account import GIB, Account
-from mamd.sim.mam_catalogue import GOOD, HANDWRITTEN_IDS, handwritten_rows
-from mamd.sim.mam_generate import generate_rows
-from mamd.sim.mam_rows import DRAMATIZATION, human_size
-from mamd.sim.mam_store import UPLOAD_MINIMUM_ERROR
+from mamd.sim.mam.account import GIB, Account
+from mamd.sim.mam.app import MamSimulator
+from mamd.sim.mam.catalogue import GOOD, HANDWRITTEN_IDS, handwritten_rows
+from mamd.sim.mam.generate import generate_rows
+from mamd.sim.mam.rows import DRAMATIZATION, human_size
+from mamd.sim.mam.store import UPLOAD_MINIMUM_ERROR
 from mamd.sim.torrents import make_torrent
 from tests.support.clock import FakeClock
 

@@ -16,6 +16,7 @@ import pytest
 from mamd.config import load_config
 from mamd.logs import Redactor
 from mamd.notify import notifications as notifying
+from mamd.notify import problems as notice
 from mamd.notify.notifications import DELIVERY, FAILING_AFTER
 from mamd.notify.routes import BATCH_S, SERVICE_HOLD_S
 from mamd.notify.status import notify_status
@@ -318,7 +319,7 @@ async def test_pending_messages_and_said_problems_survive_a_restart(
             "Configuration edit refused",
             "Imported: The Hero of Ages — Brandon Sanderson (Mistborn #3)",
         ], "each once: the problem seen again is not said again"
-        clock.advance(notifying.CARRY_S)
+        clock.advance(notice.CARRY_S)
         await after.notifications.run_once()
         await after.notifications.run_once()
     titles = [m["title"] for m in served.messages]

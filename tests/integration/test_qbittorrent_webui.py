@@ -16,7 +16,7 @@ from mamd.clients.qbittorrent import QbittorrentClient
 from mamd.config.model import QbittorrentConfig
 from mamd.config.units import Secret
 from mamd.domain.torrentfile import parse_torrent
-from mamd.sim.qbittorrent_webui import QbittorrentWebUI, SimTorrent
+from mamd.sim.qbittorrent.webui import QbittorrentWebUI, SimTorrent
 from mamd.sim.torrents import make_torrent, write_payload
 from tests.support.clock import FakeClock
 from tests.support.mam_client import serving

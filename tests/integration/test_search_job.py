@@ -22,8 +22,10 @@ from mamd.domain.library import Book, SeriesEntry
 from mamd.domain.queries import MAX_REQUESTS_PER_BOOK
 from mamd.domain.rules import AccountView
 from mamd.jobs import search as search_job
-from mamd.jobs.cascade import find
-from mamd.sim.mam_catalogue import GOOD
+from mamd.searching import grab as grabbing
+from mamd.searching.cascade import find
+from mamd.searching.run import Run
+from mamd.sim.mam.catalogue import GOOD
 from mamd.web import create_app
 from mamd.web.status import status_document
 from tests.support.configs import API_KEY
@@ -548,14 +550,14 @@ async def test_a_fetched_torrent_qbittorrent_did_not_take_is_added_later_from_th
     env.runtime.config = replace(
         env.runtime.config, qbittorrent=replace(env.runtime.config.qbittorrent, url="http://127.0.0.1:9")
     )
-    search = search_job.Run(
+    search = Run(
         env.runtime, env.context("search"), env.runtime.require_mam(), None, BudgetFacts(0, 0, 2**40, None),
         OwnedIndex([]), (0, 0.0),
     )  # fmt: skip
     want = search_job._want(book)
     found = await find(search.mam, env.runtime.config, AccountView(), want, book)
     assert found.choice.best is not None
-    await search_job._grab(search, book, want, found.choice.best)  # qBittorrent is away
+    await grabbing.grab(search, book, want, found.choice.best)  # qBittorrent is away
     waiting = await env.book(book)
     assert waiting.state == "failed"
     assert "added from the fetched .torrent later" in (waiting.state_reason or "")

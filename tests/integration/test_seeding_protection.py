@@ -21,7 +21,8 @@ from mamd.clients.errors import Rejected
 from mamd.clients.qbittorrent import Torrent, Tracker
 from mamd.domain.guard import Verdict
 from mamd.domain.seeding import SeedView, may_stop, risk
-from mamd.jobs import guard, reconcile
+from mamd.guarding import actions as guard
+from mamd.jobs import reconcile
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext, JobState
 from tests.support.clock import FakeClock
@@ -182,8 +183,8 @@ def test_the_only_call_that_stops_a_torrent_is_the_guards_stop_of_chosen_downloa
         (where, call) for where, call in found if "qbittorrent" in call or "c.torrents" in call
     ]
     assert qbittorrent_calls == [
-        ("clients/qbittorrent.py", "c.torrents_stop(torrent_hashes=chosen)"),
-        ("jobs/guard.py", "runtime.require_qbittorrent().stop(hashes)"),
+        ("clients/qbittorrent/client.py", "c.torrents_stop(torrent_hashes=chosen)"),
+        ("guarding/actions.py", "runtime.require_qbittorrent().stop(hashes)"),
     ]
 
 

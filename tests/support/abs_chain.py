@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mamd.domain.torrentfile import parse_torrent
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 from mamd.sim.torrents import make_torrent
 from tests.support.abs_real import RealAbs, RealAbsFactory
 from tests.support.audiobooks import AudioWriter, GeneratedBook, write_book

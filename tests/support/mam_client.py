@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 from mamd.clients.mam import CookieStore, MamClient
 from mamd.config.model import MamConfig
 from mamd.config.units import Duration, Secret
-from mamd.sim.mam import MamSimulator
+from mamd.sim.mam.app import MamSimulator
 from tests.support.clock import InstantClock
 
 COOKIE = "test-mam-cookie-first"

@@ -24,8 +24,8 @@ from mamd.jobs import search as search_job
 from mamd.logs import Redactor
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext, JobState
-from mamd.sim.mam import MamSimulator
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.mam.app import MamSimulator
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 from mamd.store.wanted import WantedBook
 from tests.support.clock import InstantClock
 from tests.support.configs import write_config

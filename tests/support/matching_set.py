@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from mamd.clients.mam_rows import parse_row
+from mamd.clients.mam.rows import parse_row
 from mamd.config.model import RulesConfig
 from mamd.domain.matching import Want
 from mamd.domain.release import Release

@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 from mamd.config.problems import ConfigError, Problem
 from mamd.domain.account import AccountSnapshot, Counter
 from mamd.domain.discovery import WantSpec, title_want_key
-from mamd.jobs import search
 from mamd.runtime import Runtime
+from mamd.searching.hold import write_held
 from mamd.tasks import LoopState
 
 DAY = 86400.0
@@ -88,9 +88,7 @@ async def fill(runtime: Runtime, now: float, *, ratio: float = 1.3) -> list[int]
     await runtime.wanted.failed(books[2].id, refused, None, now)
     await runtime.torrents.seen("cd" * 20, "Robin Hobb - Assassin's Apprentice", now)
     await runtime.torrents.failed("cd" * 20, "the library folder is not mounted (tried 30 times)")
-    await runtime.store.write_state(
-        search.HELD_KEY, {"reason": "3 downloads running already", "since": now}, now
-    )
+    await write_held(runtime.store, "3 downloads running already", now)
     runtime.loops.states["importer"] = LoopState("importer", "restarting", 2, "OSError: disk gone", now - 60)
     await runtime.events.add(now, "wanted.added", HOSTILE_EVENT, f"wanted:{books[0].id}")
     await runtime.torrents.seen("ab" * 20, "Brandon Sanderson - The Hero of Ages", now)

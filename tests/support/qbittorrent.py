@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import qbittorrentapi
 
-from mamd.sim import qbittorrent_binary
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.qbittorrent import binary as qbittorrent_binary
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 from tests.support.daemon import wait_for
 
 INSTALL = "sh tests/run.sh installs it (apt-get install --no-install-recommends qbittorrent-nox)"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mamd.sim import qbittorrent_binary
+from mamd.sim.qbittorrent import binary as qbittorrent_binary
 from tests.support.configs import API_KEY, write_config
 from tests.support.daemon import running_daemon, wait_for
 

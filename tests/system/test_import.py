@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from mamd.domain.torrentfile import bencode, parse_torrent
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 from mamd.sim.torrents import make_torrent, write_payload
 from tests.support.abs_sim import AbsSimProcess, abs_simulator
 from tests.support.configs import write_config

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mamd.sim import qbittorrent_binary
+from mamd.sim.qbittorrent import binary as qbittorrent_binary
 
 SCRIPT = Path(__file__).parents[2] / "contrib" / "dev" / "qbittorrent-chroots.sh"
 LAUNCHER = Path(__file__).parents[2] / "contrib" / "dev" / "qbittorrent-chroot-launcher.sh"

@@ -13,11 +13,11 @@ import pytest
 import qbittorrentapi
 
 from mamd.clients.errors import Rejected, Unauthorized, Unavailable
-from mamd.clients.qbittorrent import QbittorrentClient, Torrent, _torrent
+from mamd.clients.qbittorrent import QbittorrentClient, Torrent, torrent_from
 from mamd.config.model import QbittorrentConfig
 from mamd.config.units import Secret
 from mamd.domain.torrentfile import parse_torrent
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 from mamd.sim.torrents import make_torrent, write_payload
 from tests.support.configs import free_port
 from tests.support.qbittorrent import QbittorrentFactory, api_client
@@ -254,7 +254,7 @@ async def test_nothing_listening_is_unavailable_and_the_service_down() -> None:
 def test_states_of_both_major_versions_are_read_alike(
     state: str, progress: float, complete: bool, stopped: bool, downloading: bool
 ) -> None:
-    torrent = _torrent(
+    torrent = torrent_from(
         {
             "hash": "AB" * 20,
             "state": state,

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import qbittorrentapi
 
-import mamd.sim.qbittorrent as qbittorrent_module
+import mamd.sim.qbittorrent.launcher as qbittorrent_module
 from mamd.domain.torrentfile import bdecode, bencode, parse_torrent
-from mamd.sim import qbittorrent_binary
-from mamd.sim.qbittorrent import QbittorrentNox, pbkdf2_password
+from mamd.sim.qbittorrent import binary as qbittorrent_binary
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
+from mamd.sim.qbittorrent.profile import pbkdf2_password
 from mamd.sim.torrents import make_torrent, write_payload
 from tests.support.daemon import wait_for
 from tests.support.qbittorrent import (

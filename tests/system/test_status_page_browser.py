@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mamd.domain.account import AccountSnapshot, Counter
-from mamd.sim.qbittorrent import QbittorrentNox
+from mamd.sim.qbittorrent.launcher import QbittorrentNox
 from mamd.store import Store
 from mamd.store.account import AccountHistory
 from tests.support.abs_sim import abs_simulator

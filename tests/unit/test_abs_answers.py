@@ -9,8 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from mamd.clients import audiobookshelf_wire as wire
-from mamd.clients.audiobookshelf import book_from_item, explain_unauthorized, listed_from_row
+from mamd.clients.audiobookshelf import book_from_item, explain_unauthorized, listed_from_row, wire
 from mamd.domain.library import SeriesEntry
 
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from mamd.config import ConfigError, load_config
-from mamd.config.load import iter_fields, unwrap_optional
-from mamd.config.model import Config, yaml_key
+from mamd.config.fields import iter_fields, unwrap_optional, yaml_key
+from mamd.config.model import Config
 from mamd.config.schema import json_schema, render
 from mamd.config.source import parse_text
 from mamd.config.units import Bitrate, Duration, Secret, Size

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mamd.clients.mam_rows import parse_account, parse_bitrate, parse_duration, parse_row, parse_size
+from mamd.clients.mam.rows import parse_account, parse_bitrate, parse_duration, parse_row, parse_size
 from mamd.domain.release import SeriesTag
 
 EXAMPLE: dict[str, Any] = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mamd.domain.matching import Want, match, people, release_titles, strip_series_prefix, title_forms
+from mamd.domain.credits import people
+from mamd.domain.matching import Want, match, release_titles, strip_series_prefix, title_forms
 from mamd.domain.parts import part_of
 from mamd.domain.release import Release, SeriesTag
 

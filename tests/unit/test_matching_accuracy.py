@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mamd.clients.mam_rows import parse_row
+from mamd.clients.mam.rows import parse_row
 from mamd.config.load import load_section
 from tests.support.matching_set import (
     FAMILIES,
