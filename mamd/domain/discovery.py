@@ -21,7 +21,7 @@ from mamd.domain.parts import part_of
 from mamd.domain.release import AUDIOBOOKS, Release, SeriesTag
 from mamd.domain.sequence import format_position, parse_sequence
 
-Reason = Literal["series_gap", "manual", "follow"]
+Reason = Literal["series_gap", "manual", "follow", "series_next", "top", "api"]
 
 HIGHEST_PLAUSIBLE_POSITION = 200  # beyond this a "position" is a year or a catalogue number
 MIN_GAPS_ALWAYS_OK = 20  # this many gaps are fine in any series …
