@@ -112,7 +112,11 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"{path}: valid, but imports cannot work here:", file=sys.stderr)
         print(f"  {problem.message}", file=sys.stderr)
         return 2
-    jobs = [f.name for f in fields(config.schedule) if getattr(config.schedule, f.name).seconds > 0]
+    jobs = [
+        f.name
+        for f in fields(config.schedule)
+        if getattr(config.schedule, f.name).seconds > 0 and f.name != "series_check"  # per series, no job
+    ]
     verb = "hardlinked" if paths.method == "hardlink" else "copied"
     print(f"{path}: ok")
     print(f"  listens on {config.http.host}:{config.http.port}; database {config.state.database}")

@@ -212,6 +212,14 @@ class ScheduleConfig:
         default_factory=lambda: _d("1d"),
         metadata=meta("prune old records and back up the database", minimum=3600, zero_disables=True),
     )
+    series_check: Duration = field(
+        default_factory=lambda: _d("7d"),
+        metadata=meta(
+            "with wanted.series_next, how often each owned series is looked up on MAM for its next "
+            "books (at least 1d); the look-ups run with the search job, a few series at a time",
+            minimum=86400,
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,6 +246,25 @@ class ManualWant:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TopWant:
+    category: str = field(
+        metadata=meta(
+            "a MAM audiobook category, by name (Fantasy) or id (41)",
+            check=checks.audiobook_category,
+            free_text=True,
+        )
+    )
+    count: int = field(
+        default=5, metadata=meta("how many of the most snatched to want", minimum=1, maximum=100)
+    )
+    period: Duration = field(
+        default_factory=lambda: _d("7d"),
+        metadata=meta("uploaded within this long before now", minimum=86400, maximum=366 * 86400),
+    )
+    min_snatches: int = field(default=0, metadata=meta("fewest snatches a release must have", minimum=0))
+
+
+@dataclass(frozen=True, kw_only=True)
 class WantedConfig:
     series_gaps: bool = field(default=True, metadata=meta("want missing positions of owned series"))
     include_novellas: bool = field(
@@ -246,6 +273,18 @@ class WantedConfig:
             "an owned novella (a position such as 2.5) also sets how far a series goes: owning 1 and 2.5 "
             "wants 2; positions such as 2.5 are never wanted themselves"
         ),
+    )
+    series_next: bool = field(
+        default=False,
+        metadata=meta(
+            "want the books after the last one owned of each series, as MAM lists them; off by default, "
+            "as it costs a MAM search per series each schedule.series_check and may want books you do "
+            "not care for"
+        ),
+    )
+    top: tuple[TopWant, ...] = field(
+        default=(),
+        metadata=meta("the most snatched new audiobooks of these categories are wanted; empty: off"),
     )
     follow: FollowConfig = field(default_factory=FollowConfig, metadata=meta("followed names"))
     manual: tuple[ManualWant, ...] = field(default=(), metadata=meta("books wanted by hand"))

@@ -154,10 +154,10 @@ class Wanted:
         row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM wanted WHERE key = ?", (key,))
         return _book(row) if row else None
 
-    async def add_found(self, found: Iterable[tuple[WantSpec, Any]], now: float) -> list[int]:
+    async def add_found(self, found: Iterable[tuple[WantSpec, Any]], now: float) -> dict[str, int]:
         """New wants, each with its evidence (stored as JSON), in one transaction; a key already on the
-        list is left as it is. Returns the ids of those added."""
-        added: list[int] = []
+        list is left as it is. Returns the ids of those added, by key."""
+        added: dict[str, int] = {}
         async with self._store.transaction() as db:
             for spec, evidence in found:
                 cursor = await db.execute(
@@ -179,7 +179,7 @@ class Wanted:
                     ),
                 )
                 if cursor.rowcount and cursor.lastrowid is not None:
-                    added.append(cursor.lastrowid)
+                    added[spec.key] = cursor.lastrowid
         return added
 
     async def move(

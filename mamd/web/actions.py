@@ -121,7 +121,7 @@ async def want(request: web.Request) -> web.Response:
     if owned.owns(spec):
         fail(409, f"{spec.label} is in the library already")
     now = runtime.clock.now()
-    added = await runtime.wanted.add_found([(spec, {"by": "api"})], now)
+    added = list((await runtime.wanted.add_found([(spec, {"by": "api"})], now)).values())
     if not added:  # another request wanted it meanwhile
         fail(409, f"{spec.label} is already wanted")
     await runtime.events.add(

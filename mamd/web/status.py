@@ -9,7 +9,7 @@ from aiohttp import web
 from mamd import __version__
 from mamd.clock import iso
 from mamd.domain.guard import LEVELS
-from mamd.jobs import guard, search, seedbox, spending
+from mamd.jobs import guard, search, seedbox, series_next, spending
 from mamd.notify.status import notify_status
 from mamd.runtime import Runtime
 from mamd.store import StoreError
@@ -42,6 +42,7 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "notify": None,
         "failed": None,
         "search": None,
+        "series_next": None,
         "recent": [],
     }
     try:
@@ -54,6 +55,8 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         document["failed"] = await failed_section(runtime)
         held = await runtime.store.read_state(search.HELD_KEY)
         document["search"] = {"held": held.get("reason"), "since": iso(held.get("since"))}
+        sweep = await runtime.store.read_state(series_next.STATUS_KEY)  # the last sweep: its MAM requests
+        document["series_next"] = {**sweep, "at": iso(sweep["at"])} if sweep else None
         document["recent"] = [e.as_dict() for e in await runtime.events.recent(RECENT_EVENTS)]
     except StoreError as exc:
         document["database"]["problem"] = document["database"]["problem"] or str(exc)
