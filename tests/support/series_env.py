@@ -7,6 +7,7 @@ the simulator stamps each request with that same clock, so the spacing it sees i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ class SeriesEnv:
 async def series_env(
     folder: Path, books: list[Book], rows: Iterable[Row], changes: dict[str, Any] | None = None
 ) -> AsyncIterator[SeriesEnv]:
-    folder.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     clock = InstantClock(START)
     sim = MamSimulator(rows, cookie=MAM_SESSION, clock=clock.now, monotonic=clock.now)
     async with contextlib.AsyncExitStack() as stack:
