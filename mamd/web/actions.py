@@ -16,7 +16,7 @@ from aiohttp import web
 from mamd.clients.errors import UpstreamError
 from mamd.domain.discovery import ManualEntry, OwnedIndex, ignored_by, manual_wants
 from mamd.domain.sequence import parse_sequence
-from mamd.schedule import AlreadyRunning, UnknownJob
+from mamd.schedule import UnknownJob
 from mamd.store.wanted import OPEN_STATES, WantedBook
 from mamd.web.errors import fail
 from mamd.web.hooks import HASH_RE
@@ -178,18 +178,21 @@ async def unignore(request: web.Request) -> web.Response:
 
 
 async def search(request: web.Request) -> web.Response:
-    """`POST /api/v1/wanted/{id}/search`: due at once, first in line; the search job runs now (or, when
-    it is running, takes it next), so MAM's spacing holds as for any search."""
+    """`POST /api/v1/wanted/{id}/search`: due at once, first in line; the search job runs now (or again
+    right after the run under way), so MAM's spacing holds as for any search."""
     runtime = runtime_of(request)
     book = await book_of(request)
     now = runtime.clock.now()
     if not await runtime.wanted.move(book.id, SEARCHABLE, "wanted", "a search was asked for", now):
         refuse_state(book, "search", SEARCHABLE)
+    running = runtime.scheduler.states.get("search")
+    started = (
+        "queued: the search runs again as soon as the one running ends"
+        if running and running.running
+        else "started"
+    )
     try:
-        runtime.scheduler.run_now("search")
-        started = "started"
-    except AlreadyRunning:
-        started = "queued: the search running now takes it next"
+        runtime.scheduler.run_soon("search")  # now, or once more right after the run under way
     except UnknownJob:
         fail(503, "the search job is not available")
     await runtime.events.add(
