@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from mamd.demo import downloads
+from mamd.demo.continuation import series_continuation
 from mamd.demo.daemon import DemoDaemon
 from mamd.demo.library import DemoAudiobookshelf, start_audiobookshelf, write_library
 from mamd.demo.mam import DemoMam, start_mam
@@ -394,6 +395,7 @@ async def _demo(folder: Path, serve: bool) -> int:
                 if qbittorrent is not None:
                     await story.library_again()
                     await story.ratio_drop()
+                    await series_continuation(story.daemon, story.say)
                 await story.session_refused()
                 await story.hot_reload()
                 await story.retention()
@@ -417,7 +419,8 @@ async def _demo(folder: Path, serve: bool) -> int:
         done = (
             f"searched MAM, grabbed {len(story.grabbed)} books into qBittorrent and imported "
             f"{len(story.imported)} of them into the library, stopped a download in a ratio emergency "
-            "and started it again on recovery"
+            "and started it again on recovery, found the next book of a series and grabbed its second-best "
+            "release by hand"
         )
     else:
         done = "searched MAM and decided what it would grab (a dry run, without qBittorrent)"
