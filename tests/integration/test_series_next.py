@@ -9,6 +9,9 @@ from mamd.domain.discovery import WantSpec, series_want_key, title_want_key
 from mamd.domain.library import Book
 from mamd.jobs.series_next import SERIES_PER_RUN
 from mamd.sim.mam_rows import Row
+from mamd.web.page import ChartReadings, page_context
+from mamd.web.status import status_document
+from mamd.web.templates import environment
 from tests.support.series_env import SEARCH, many_series, owned, row, series_env
 
 SANDERSON = (1, "Brandon Sanderson")
@@ -44,8 +47,14 @@ async def test_an_owned_series_1_to_3_wants_exactly_4_and_5_with_the_rows_as_evi
         [(query, _)] = env.sim.searches
         assert query.fields == frozenset({"series", "author"})
         assert query.text == "Mistborn Brandon Sanderson"
-        status = await env.runtime.store.read_state("series_next.last")
-        assert status["requests"] == 1
+        shown = (await status_document(env.runtime))["series_next"]
+        assert (shown["series"], shown["checked"], shown["requests"], shown["added"]) == (1, 1, 1, 2)
+        page = (
+            environment()
+            .get_template("status.html")
+            .render(**await page_context(env.runtime, ChartReadings()))
+        )
+        assert "1 of 1 series, 1 MAM requests, 2 books wanted" in page
 
 
 async def test_a_series_is_looked_up_once_per_period_and_wants_nothing_twice(tmp_path: Path) -> None:
