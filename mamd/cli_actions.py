@@ -99,9 +99,8 @@ def _why(args: argparse.Namespace, call: Call) -> int:
     if payload is None:
         return _failed(found)
     print(_line(payload["wanted"]))
-    evidence = payload["wanted"].get("evidence")
-    if evidence:
-        print(f"  why wanted: {evidence}")
+    for line in _evidence(payload["wanted"].get("evidence")):
+        print(f"  {line}")
     candidates = payload["candidates"]
     if not candidates:
         print("  no release considered yet: `mamd search ID` looks now")
@@ -111,6 +110,21 @@ def _why(args: argparse.Namespace, call: Call) -> int:
         for reason in candidate.get("reasons", []):
             print(f"           - {reason}")
     return 0
+
+
+def _evidence(evidence: Any) -> list[str]:
+    """What named the book, readably: the MAM rows of a continuation, the rank of a weekly best."""
+    if not isinstance(evidence, dict):
+        return []
+    if isinstance(evidence.get("rows"), list):
+        return [
+            f"named by MAM {row.get('torrent_id')} {row.get('title')!r} as #{row.get('series_number')}"
+            for row in evidence["rows"]
+            if isinstance(row, dict)
+        ]
+    if "rank" in evidence:
+        return [f"#{evidence['rank']} of {evidence.get('category')} by snatches ({evidence.get('snatches')})"]
+    return [f"wanted {key} {value}" for key, value in evidence.items()]
 
 
 def _want(args: argparse.Namespace, call: Call) -> int:

@@ -136,7 +136,9 @@ def test_every_action_from_the_command_line_and_each_refusal(
     assert re.search(rf"^\s*{book}\s+wanted\s+api\s+The Hero of Ages by Brandon Sanderson", listed, re.M), (
         listed
     )
-    assert "no release considered yet" in ok(config, "why", book)
+    first = ok(config, "why", book)
+    assert "no release considered yet" in first
+    assert "wanted by api" in first
 
     # ignore, a search refused while ignored, unignore
     assert " ignored " in ok(config, "ignore", book)
