@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mamd.domain.discovery import WantSpec, series_want_key, title_want_key
 from mamd.domain.library import Book
+from mamd.jobs import build_jobs
 from mamd.jobs.series_next import SERIES_PER_RUN
 from mamd.sim.mam_rows import Row
 from mamd.web.page import ChartReadings, page_context
@@ -173,3 +174,19 @@ async def test_off_by_default_nothing_is_asked(tmp_path: Path) -> None:
     async with series_env(tmp_path, books, catalogue(), {"wanted": {"series_next": False}}) as env:
         assert await env.sweep() == {"enabled": False}
         assert env.sim.requests.matching(SEARCH) == []
+
+
+async def test_the_sweep_runs_on_the_search_jobs_timer_and_only_while_it_is_on(tmp_path: Path) -> None:
+    books = owned("Mistborn", "Brandon Sanderson", (1, 2, 3))
+    async with series_env(tmp_path, books, catalogue(), {"schedule": {"search": "1h"}}) as env:
+        env.runtime.use_jobs(build_jobs(env.runtime))
+        intervals = env.runtime.job_intervals()
+        assert (intervals["series_next"], intervals["top"]) == (3600.0, 0.0)  # wanted.top is empty
+    changes = {
+        "schedule": {"search": "1h"},
+        "wanted": {"series_next": False, "top": [{"category": "Fantasy"}]},
+    }
+    async with series_env(tmp_path / "top", books, catalogue(), changes) as env:
+        env.runtime.use_jobs(build_jobs(env.runtime))
+        intervals = env.runtime.job_intervals()
+        assert (intervals["series_next"], intervals["top"]) == (0.0, 3600.0)
