@@ -43,10 +43,11 @@ async def series_continuation(daemon: DemoDaemon, say: Callable[[str], None]) ->
         print(f"     - {book['label']}  (series_next; named by {rows})")
     print(f'   A same-named "Mistborn" by another author (MAM {FAN_SAGA}) is not the owned series.')
     mistborn = next(book for book in found if book["series"] == "Mistborn")
+    before = (await daemon.status())["jobs"]["search"]["last_run_id"]
     code, answer = await daemon.post(f"/api/v1/wanted/{mistborn['id']}/search")
     if code != 202:
         raise RuntimeError(f"the search was refused: {answer}")
-    await daemon.job_finished("search", None)
+    await daemon.job_finished("search", before)
     _, detail = await daemon.get(f"/api/v1/wanted/{mistborn['id']}")
     say(f"POST /api/v1/wanted/{mistborn['id']}/search (a dry run): {detail['wanted']['state_reason']}")
     for candidate in detail["candidates"]:

@@ -201,7 +201,8 @@ async def _search_book(search: Run, book: WantedBook) -> None:
         message = f"no longer wanted: {want.label}: wanted.ignore lists {ignored!r}"
         await runtime.events.add(now, "wanted.dropped", message, f"wanted:{book.id}")
         return
-    await runtime.wanted.set_state(book.id, "searching", None, now)
+    if not await runtime.wanted.advance(book.id, book.state, "searching", None, now):
+        return  # changed since this run listed it: ignored, dropped or grabbed by hand meanwhile
     try:
         snapshot = search.snapshot
         # the wedges spent by this run's grabs are gone: the reserve (rules.wedges.keep) counts without them

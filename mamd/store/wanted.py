@@ -150,6 +150,16 @@ class Wanted:
             )
             await db.executemany("DELETE FROM wanted WHERE id = ?", [(i,) for i in dropped])
 
+    async def written(self, wanted_id: int) -> WantedBook | None:
+        """A book as the last write left it, read on the writer: the shared reader may still be inside a
+        snapshot another task's read began before that write."""
+        async with (
+            self._store.transaction() as db,
+            db.execute(f"SELECT {_COLUMNS} FROM wanted WHERE id = ?", (wanted_id,)) as cursor,
+        ):
+            row = await cursor.fetchone()
+        return _book(row) if row else None
+
     async def by_key(self, key: str) -> WantedBook | None:
         row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM wanted WHERE key = ?", (key,))
         return _book(row) if row else None

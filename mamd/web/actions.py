@@ -127,9 +127,9 @@ async def want(request: web.Request) -> web.Response:
     await runtime.events.add(
         now, "wanted.added", f"wanted: {spec.label} (api)", f"wanted:{added[0]}", reason="api"
     )
-    book = await runtime.wanted.get(added[0])
-    assert book is not None
-    return web.json_response(runtime.redactor.value({"wanted": book.as_dict()}), status=201)
+    book = await runtime.wanted.written(added[0])
+    shown = book.as_dict() if book is not None else None
+    return web.json_response(runtime.redactor.value({"wanted": shown}), status=201)
 
 
 async def drop(request: web.Request) -> web.Response:
@@ -240,5 +240,5 @@ async def import_again(request: web.Request) -> web.Response:
 
 async def _shown(request: web.Request, book_id: int) -> web.Response:
     runtime = runtime_of(request)
-    book = await runtime.wanted.get(book_id)
+    book = await runtime.wanted.written(book_id)
     return web.json_response(runtime.redactor.value({"wanted": book.as_dict() if book else None}))
