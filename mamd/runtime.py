@@ -42,6 +42,10 @@ from mamd.store.wanted import Wanted
 from mamd.systemd import Notifier
 from mamd.tasks import Loops, TaskOwner
 
+# jobs without a key of their own in `schedule:`: they run on the search job's timer (and off with it), and
+# only while the `wanted:` setting they serve is on
+RUNS_WITH = {"series_next": "search", "top": "search"}
+
 log = get_logger(__name__)
 
 LIBRARY_PROBLEM = "audiobookshelf.library"
@@ -231,8 +235,15 @@ class Runtime:
 
     def job_intervals(self) -> dict[str, float]:
         schedule = self.config.schedule
+        wanted = self.config.wanted
+        off = {
+            name for name, on in (("series_next", wanted.series_next), ("top", bool(wanted.top))) if not on
+        }
+        timers = {name: RUNS_WITH.get(name, name) for name in self.scheduler.jobs}
         return {
-            name: getattr(schedule, name).seconds for name in self.scheduler.jobs if hasattr(schedule, name)
+            name: 0.0 if name in off else getattr(schedule, key).seconds
+            for name, key in timers.items()
+            if hasattr(schedule, key)
         }
 
     @property

@@ -10,6 +10,8 @@ from pathlib import PurePosixPath
 from string import Formatter
 from urllib.parse import urlsplit
 
+from mamd.domain.categories import AUDIOBOOK_CATEGORIES, category_id
+
 LAYOUT_FIELDS = frozenset({"author", "series", "position", "title", "narrator", "asin", "year"})
 _LANGUAGE_RE = re.compile(r"^[A-Z]{3}$")
 _HOST_RE = re.compile(
@@ -50,6 +52,13 @@ def absolute_path(value: str) -> str | None:
 
 def not_blank(value: str) -> str | None:
     return "must not be empty" if not value.strip() else None
+
+
+def audiobook_category(value: str) -> str | None:
+    if category_id(value) is not None:
+        return None
+    names = ", ".join(sorted(AUDIOBOOK_CATEGORIES.values()))
+    return f"{value!r} is not a MAM audiobook category; write one of its ids or names: {names}"
 
 
 def host_name(value: str) -> str | None:

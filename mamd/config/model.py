@@ -13,6 +13,7 @@ from typing import Literal
 from mamd.config import checks
 from mamd.config.fields import meta
 from mamd.config.units import Bitrate, Duration, Secret, Size
+from mamd.config.wanted import WantedConfig
 
 
 def _d(text: str) -> Duration:
@@ -179,45 +180,13 @@ class ScheduleConfig:
         default_factory=lambda: _d("1d"),
         metadata=meta("prune old records and back up the database", minimum=3600, zero_disables=True),
     )
-
-
-@dataclass(frozen=True, kw_only=True)
-class FollowConfig:
-    authors: tuple[str, ...] = field(
-        default=(), metadata=meta("authors whose new books are wanted", free_text=True)
-    )
-    series: tuple[str, ...] = field(
-        default=(), metadata=meta("series whose new books are wanted", free_text=True)
-    )
-    narrators: tuple[str, ...] = field(
-        default=(), metadata=meta("narrators whose new books are wanted", free_text=True)
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class ManualWant:
-    title: str = field(metadata=meta("book title", check=checks.not_blank, free_text=True))
-    author: str = field(metadata=meta("author", check=checks.not_blank, free_text=True))
-    series: str | None = field(default=None, metadata=meta("series name", free_text=True))
-    position: str | None = field(
-        default=None, metadata=meta("position in the series, like 3 or 2.5", free_text=True)
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class WantedConfig:
-    series_gaps: bool = field(default=True, metadata=meta("want missing positions of owned series"))
-    include_novellas: bool = field(
-        default=False,
+    series_check: Duration = field(
+        default_factory=lambda: _d("7d"),
         metadata=meta(
-            "an owned novella (a position such as 2.5) also sets how far a series goes: owning 1 and 2.5 "
-            "wants 2; positions such as 2.5 are never wanted themselves"
+            "with wanted.series_next, how often each owned series is looked up on MAM for its next "
+            "books (at least 1d); the look-ups run with the search job, a few series at a time",
+            minimum=86400,
         ),
-    )
-    follow: FollowConfig = field(default_factory=FollowConfig, metadata=meta("followed names"))
-    manual: tuple[ManualWant, ...] = field(default=(), metadata=meta("books wanted by hand"))
-    ignore: tuple[str, ...] = field(
-        default=(), metadata=meta("titles or authors never to want", free_text=True)
     )
 
 

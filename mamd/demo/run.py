@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from mamd.demo import downloads
+from mamd.demo.continuation import series_continuation
 from mamd.demo.daemon import DemoDaemon
 from mamd.demo.library import start_audiobookshelf, write_library
 from mamd.demo.mam import DemoMam, start_mam
@@ -63,6 +64,7 @@ async def _demo(folder: Path, serve: bool) -> int:
                 if qbittorrent is not None:
                     await story.library_again()
                     await story.ratio_drop()
+                    await series_continuation(story.daemon, story.say)
                 await story.session_refused()
                 await story.hot_reload()
                 await story.retention()
@@ -86,7 +88,8 @@ async def _demo(folder: Path, serve: bool) -> int:
         done = (
             f"searched MAM, grabbed {len(story.grabbed)} books into qBittorrent and imported "
             f"{len(story.imported)} of them into the library, stopped a download in a ratio emergency "
-            "and started it again on recovery"
+            "and started it again on recovery, found the next book of a series and grabbed its second-best "
+            "release by hand"
         )
     else:
         done = "searched MAM and decided what it would grab (a dry run, without qBittorrent)"

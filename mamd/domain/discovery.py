@@ -21,7 +21,7 @@ from mamd.domain.parts import part_of
 from mamd.domain.release import AUDIOBOOKS, Release, SeriesTag
 from mamd.domain.sequence import format_position, parse_sequence
 
-Reason = Literal["series_gap", "manual", "follow"]
+Reason = Literal["series_gap", "manual", "follow", "series_next", "top", "api"]
 
 HIGHEST_PLAUSIBLE_POSITION = 200  # beyond this a "position" is a year or a catalogue number
 MIN_GAPS_ALWAYS_OK = 20  # this many gaps are fine in any series …
@@ -172,7 +172,7 @@ def series_gaps(
     skipped: list[tuple[str, str]] = []
     for key in sorted(positions):
         owned = positions[key]
-        name = _most_common(names[key])
+        name = most_common(names[key])
         counted = owned if include_novellas else {p for p in owned if p % 1 == 0}
         if not counted:
             continue
@@ -194,7 +194,7 @@ def series_gaps(
                 )
             )
             continue
-        author = _most_common(authors[key])
+        author = most_common(authors[key])
         for number in missing:
             wants.append(
                 WantSpec(series_want_key(name, str(number)), "series_gap", author, None, name, str(number))
@@ -259,6 +259,6 @@ def discover(
     return result
 
 
-def _most_common(counts: Mapping[str, int]) -> str:
+def most_common(counts: Mapping[str, int]) -> str:
     """The most counted; among equals, the first in a case-blind order (the same whatever came first)."""
     return min(counts, key=lambda name: (-counts[name], name.casefold(), name))

@@ -121,8 +121,8 @@ def _why_not_wanted(
     entry = ignored_by(spec, ignore)
     if entry is not None:
         return f"wanted.ignore lists {entry!r}"
-    if book.reason == "follow":
-        return None  # found by the search job for a followed name; discovery does not create those
+    if book.reason in ("follow", "series_next", "top", "api"):
+        return None  # found by another job, or asked for through the API: discovery does not create those
     if book.reason == "manual":
         return "it is no longer under wanted.manual"
     return "it is no longer a gap in an owned series"

@@ -45,7 +45,7 @@ MISS_BACKOFF_S = (6 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400, 14 * 86400, 
 BLOCKED_RETRY_S = 3600.0
 
 
-def _want(book: WantedBook) -> Want:
+def want_of(book: WantedBook) -> Want:
     authors = tuple(people(book.author)) or (book.author,)
     return Want(book.title, authors, book.series, book.position, book.asin)
 
@@ -67,7 +67,7 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     if not books and not follows_due:
         return {"searched": 0, **summary}
     snapshot = await runtime.account.latest()
-    facts = await _facts(runtime, snapshot)
+    facts = await budget_facts(runtime, snapshot)
     holding = await holding_back(runtime, facts, now)
     if holding is not None:  # nothing found could be grabbed: MAM is not asked at all
         await hold(runtime, books, holding, now)
@@ -111,7 +111,7 @@ async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     }
 
 
-async def _facts(runtime: Runtime, snapshot: AccountSnapshot | None) -> BudgetFacts:
+async def budget_facts(runtime: Runtime, snapshot: AccountSnapshot | None) -> BudgetFacts:
     settings = runtime.config.qbittorrent
     since = runtime.clock.now() - 86400
     pending = await runtime.grabs.pending()  # fetched, not yet in qBittorrent: each will download
@@ -133,14 +133,15 @@ async def _facts(runtime: Runtime, snapshot: AccountSnapshot | None) -> BudgetFa
 
 async def _search_book(search: Run, book: WantedBook) -> None:
     runtime, now = search.runtime, search.context.clock.now()
-    want = _want(book)
+    want = want_of(book)
     ignored = ignored_by(book.spec, runtime.config.wanted.ignore)
     if ignored is not None:  # the user ignored it since the last discovery: never grabbed, dropped now
         await runtime.wanted.apply([], {}, [book.id], now)
         message = f"no longer wanted: {want.label}: wanted.ignore lists {ignored!r}"
         await runtime.events.add(now, "wanted.dropped", message, f"wanted:{book.id}")
         return
-    await runtime.wanted.set_state(book.id, "searching", None, now)
+    if not await runtime.wanted.advance(book.id, book.state, "searching", None, now):
+        return  # changed since this run listed it: ignored, dropped or grabbed by hand meanwhile
     try:
         snapshot = search.snapshot
         # the wedges spent by this run's grabs are gone: the reserve (rules.wedges.keep) counts without them

@@ -79,11 +79,11 @@ async def grab(search: Run, book: WantedBook, want: Want, best: Decision) -> Non
     crashpoint("grab.fetched")
     search.facts = search.facts.after(best)  # fetched is snatched: it counts, in qBittorrent or not
     fetched = replace(grab, state="fetched", torrent=data, hash=meta.info_hash, name=meta.name)
-    if await _add(runtime, fetched):
+    if await add_to_qbittorrent(runtime, fetched):
         search.grabbed += 1
 
 
-async def _add(runtime: Runtime, grab: GrabRecord) -> bool:
+async def add_to_qbittorrent(runtime: Runtime, grab: GrabRecord) -> bool:
     """Hand a fetched `.torrent` to qBittorrent and record the grab; False when qBittorrent did not take it.
 
     qBittorrent refusing it counts towards `GRAB_RETRY`; qBittorrent away does not, however long: MAM
@@ -182,7 +182,7 @@ async def finish_grabs(runtime: Runtime, mam: MamClient, context: JobContext) ->
             grab = await _refetch(runtime, mam, grab) or grab
             if grab.state == "decided":
                 continue
-        finished += await _add(runtime, grab)
+        finished += await add_to_qbittorrent(runtime, grab)
     return finished
 
 

@@ -277,15 +277,27 @@ async def _configure(db: aiosqlite.Connection, synchronous: str) -> None:
 
 
 async def _apply(db: aiosqlite.Connection, migration: Migration) -> None:
-    await db.execute("BEGIN IMMEDIATE")
+    """One migration in one transaction, with foreign keys off: SQLite can change a CHECK constraint only
+    by building the table again, and dropping the old one with them on would run every `ON DELETE` of the
+    tables that point at it (SQLite's "making other kinds of table schema changes"); the references are
+    checked before the commit instead."""
+    await db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before it
     try:
-        for statement in migration.statements():
-            await db.execute(statement)
-        await db.execute(f"PRAGMA user_version = {migration.version}")
-        await db.execute("COMMIT")
-    except BaseException:
-        await db.execute("ROLLBACK")
-        raise
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in migration.statements():
+                await db.execute(statement)
+            async with db.execute("PRAGMA foreign_key_check") as cursor:
+                broken = await cursor.fetchone()
+            if broken is not None:
+                raise StoreError(f"migration {migration.version} would break a reference: {tuple(broken)}")
+            await db.execute(f"PRAGMA user_version = {migration.version}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+    finally:
+        await db.execute("PRAGMA foreign_keys = ON")
 
 
 def _explain(exc: BaseException, path: Path, action: str) -> str:

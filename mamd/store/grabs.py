@@ -15,7 +15,7 @@ from typing import Any
 from mamd.domain.book import BookMeta
 from mamd.domain.budget import Since
 from mamd.domain.rules import Decision
-from mamd.store.db import Store
+from mamd.store.db import Store, StoreError
 from mamd.store.events import Events
 from mamd.store.torrents import record_grab
 from mamd.store.wanted import mark_grabbed
@@ -69,10 +69,13 @@ class Grabs:
                     now,
                 ),
             )
-            grab_id = int(cursor.lastrowid or 0)
-        found = await self.get(grab_id)
-        assert found is not None  # just written
-        return found
+            # read back on the writer: the shared reader may still be inside an older snapshot, begun by a
+            # read another task has not finished yet, which does not hold this row
+            async with db.execute(f"SELECT {_COLUMNS} FROM grabs WHERE id = ?", (cursor.lastrowid,)) as read:
+                row = await read.fetchone()
+        if row is None:
+            raise StoreError(f"the grab of {release.label} was written but cannot be read back")
+        return _grab(row)
 
     async def fetched(self, grab_id: int, data: bytes, info_hash: str, name: str, now: float) -> None:
         """MAM handed over the `.torrent`: kept, so the grab is finished from it whatever happens next."""

@@ -297,4 +297,49 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE wanted ADD COLUMN failures INTEGER NOT NULL DEFAULT 0
         """,
     ),
+    Migration(
+        9,
+        "wanted books found by series continuation, a weekly best or the API, ignored by hand, with "
+        "evidence; when each owned series was last looked up",
+        """
+        CREATE TABLE wanted_next (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            reason TEXT NOT NULL CHECK (reason IN (
+                'series_gap', 'manual', 'follow', 'series_next', 'top', 'api'
+            )),
+            title TEXT,
+            author TEXT NOT NULL,
+            series TEXT,
+            position TEXT,
+            asin TEXT,
+            state TEXT NOT NULL DEFAULT 'wanted' CHECK (state IN (
+                'wanted', 'searching', 'grabbed', 'downloading', 'importing', 'imported',
+                'skipped', 'blocked', 'failed', 'ignored'
+            )),
+            state_reason TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            next_search_at REAL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            evidence TEXT
+        );
+        INSERT INTO wanted_next (id, key, reason, title, author, series, position, asin, state, state_reason,
+            created_at, updated_at, next_search_at, attempts, failures)
+            SELECT id, key, reason, title, author, series, position, asin, state, state_reason,
+            created_at, updated_at, next_search_at, attempts, failures FROM wanted;
+        DROP TABLE wanted;
+        ALTER TABLE wanted_next RENAME TO wanted;
+        CREATE INDEX wanted_by_state ON wanted (state, next_search_at);
+        CREATE TABLE series_checks (
+            series_key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            author TEXT NOT NULL,
+            checked_at REAL NOT NULL,
+            requests INTEGER NOT NULL DEFAULT 0,
+            found INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    ),
 )

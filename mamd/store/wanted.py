@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -23,12 +24,13 @@ STATES = (
     "skipped",
     "blocked",
     "failed",
+    "ignored",
 )
 # states in which a book is only wished for: discovery may still drop it; later ones have a torrent
 OPEN_STATES = frozenset({"wanted", "skipped", "blocked", "failed"})
 _COLUMNS = (
     "id, key, reason, title, author, series, position, asin, state, state_reason, "
-    "created_at, updated_at, next_search_at, attempts, failures"
+    "created_at, updated_at, next_search_at, attempts, failures, evidence"
 )
 # a book is searched when its time has come: never while a grab of it is under way, and never once it
 # has failed for good (`failed` without a next search), until something changes and it is armed again
@@ -57,6 +59,7 @@ class WantedBook:
     next_search_at: float | None
     attempts: int
     failures: int = 0  # failed grabs in a row
+    evidence: str | None = None  # JSON: what named this book (the MAM rows of a series continuation)
 
     @property
     def spec(self) -> WantSpec:
@@ -79,6 +82,7 @@ class WantedBook:
             "next_search_at": iso(self.next_search_at),
             "attempts": self.attempts,
             "failures": self.failures,
+            "evidence": json.loads(self.evidence) if self.evidence else None,
         }
 
 
@@ -145,6 +149,73 @@ class Wanted:
                 ],
             )
             await db.executemany("DELETE FROM wanted WHERE id = ?", [(i,) for i in dropped])
+
+    async def written(self, wanted_id: int) -> WantedBook | None:
+        """A book as the last write left it, read on the writer: the shared reader may still be inside a
+        snapshot another task's read began before that write."""
+        async with (
+            self._store.transaction() as db,
+            db.execute(f"SELECT {_COLUMNS} FROM wanted WHERE id = ?", (wanted_id,)) as cursor,
+        ):
+            row = await cursor.fetchone()
+        return _book(row) if row else None
+
+    async def by_key(self, key: str) -> WantedBook | None:
+        row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM wanted WHERE key = ?", (key,))
+        return _book(row) if row else None
+
+    async def add_found(self, found: Iterable[tuple[WantSpec, Any]], now: float) -> dict[str, int]:
+        """New wants, each with its evidence (stored as JSON), in one transaction; a key already on the
+        list is left as it is. Returns the ids of those added, by key."""
+        added: dict[str, int] = {}
+        async with self._store.transaction() as db:
+            for spec, evidence in found:
+                cursor = await db.execute(
+                    "INSERT OR IGNORE INTO wanted (key, reason, title, author, series, position, asin, "
+                    "created_at, updated_at, next_search_at, evidence) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        spec.key,
+                        spec.reason,
+                        spec.title,
+                        spec.author,
+                        spec.series,
+                        spec.position,
+                        spec.asin,
+                        now,
+                        now,
+                        now,
+                        json.dumps(evidence) if evidence is not None else None,
+                    ),
+                )
+                if cursor.rowcount and cursor.lastrowid is not None:
+                    added[spec.key] = cursor.lastrowid
+        return added
+
+    async def move(
+        self, wanted_id: int, states: Iterable[str], state: str, reason: str | None, now: float
+    ) -> bool:
+        """Move a book in one of `states` to `state`, due for a search at once; False when it was in
+        another state (or a grab of it is under way)."""
+        wanted = list(states)
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE wanted SET state = ?, state_reason = ?, updated_at = ?, next_search_at = 0, "
+                "failures = 0 WHERE id = ? AND state IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
+                "(SELECT 1 FROM grabs WHERE grabs.wanted_id = wanted.id AND grabs.state IN "
+                "('decided', 'fetched'))",
+                (state, reason, now, wanted_id, json.dumps(wanted)),
+            )
+            return cursor.rowcount > 0
+
+    async def remove(self, wanted_id: int, states: Iterable[str]) -> bool:
+        """Delete a book in one of `states`; False when it is in another one."""
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM wanted WHERE id = ? AND state IN (SELECT value FROM json_each(?))",
+                (wanted_id, json.dumps(list(states))),
+            )
+            return cursor.rowcount > 0
 
     async def due_for_search(self, now: float, limit: int) -> list[WantedBook]:
         """Books without a torrent whose next search is due, those waiting longest first."""
@@ -284,5 +355,5 @@ async def mark_grabbed(db: aiosqlite.Connection, wanted_id: int, reason: str, no
 
 def _book(row: Any) -> WantedBook:
     values = list(row)
-    values[2] = cast(Reason, values[2])  # the table's CHECK keeps it one of the three reasons
+    values[2] = cast(Reason, values[2])  # the table's CHECK keeps it one of the reasons
     return WantedBook(*values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from mamd.runtime import Runtime
-from mamd.web import api, health, hooks, page, status, templates
+from mamd.web import actions, api, grab, health, hooks, page, status, templates
 from mamd.web.hosts import HostCheck, machine_names
 from mamd.web.keys import GUESSES, HOSTS, REFUSALS, RUNTIME, TEMPLATES
 from mamd.web.middleware import authenticate, check_host, error_envelope, request_context
@@ -44,4 +44,11 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_post("/api/v1/notify/test", api.notify_test)
     app.router.add_get("/api/v1/wanted", api.wanted_list)
     app.router.add_get("/api/v1/wanted/{id}", api.wanted_one)
+    app.router.add_post("/api/v1/wanted", actions.want)
+    app.router.add_delete("/api/v1/wanted/{id}", actions.drop)
+    app.router.add_post("/api/v1/wanted/{id}/ignore", actions.ignore)
+    app.router.add_post("/api/v1/wanted/{id}/unignore", actions.unignore)
+    app.router.add_post("/api/v1/wanted/{id}/search", actions.search)
+    app.router.add_post("/api/v1/wanted/{id}/grab", grab.grab)
+    app.router.add_post("/api/v1/torrents/{hash}/import", actions.import_again)
     return app

@@ -31,13 +31,14 @@ CHART_SLICE_S = 3 * 3600.0  # one reading per three hours, 240 in 30 days: finer
 # the states that need a person's eye first; the order of the wanted section
 STATE_ORDER = (
     "failed", "blocked", "skipped", "searching", "grabbed", "downloading", "importing", "wanted", "imported",
+    "ignored",
 )  # fmt: skip
 # the sections of /status the page lays out by name; any other is shown as it is, under "More"
 LAID_OUT = frozenset(
     {
         "version", "started_at", "uptime_s", "dry_run", "ready", "config", "jobs", "services", "database",
         "problems", "inbox", "imports", "account", "library", "wanted", "notify", "recent", "loops", "failed",
-        "search",
+        "search", "series_next",
     }
 )  # fmt: skip
 GiB = 1024**3

@@ -11,6 +11,7 @@ from mamd.clock import iso
 from mamd.domain.guard import LEVELS
 from mamd.guarding import status as guard_status
 from mamd.importing import status as importing_status
+from mamd.jobs import series_next
 from mamd.notify.status import notify_status
 from mamd.runtime import Runtime
 from mamd.searching.hold import search_section
@@ -48,6 +49,7 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
         "notify": None,
         "failed": None,
         "search": None,
+        "series_next": None,
         "recent": [],
     }
     try:
@@ -62,6 +64,7 @@ async def status_document(runtime: Runtime) -> dict[str, Any]:
             "imports": await importing_status.failed_imports(runtime, FAILED_SHOWN),
         }
         document["search"] = await search_section(runtime.store)
+        document["series_next"] = await series_next.status_section(runtime.store)
         document["recent"] = [e.as_dict() for e in await runtime.events.recent(RECENT_EVENTS)]
     except StoreError as exc:
         document["database"]["problem"] = document["database"]["problem"] or str(exc)

@@ -15,7 +15,7 @@ import sys
 import time
 
 from mamd.sim.qbittorrent import binary as qbittorrent_binary
-from tests.bench import audiobookshelf, daemon, imports, library, search, soak
+from tests.bench import audiobookshelf, daemon, imports, library, search, series, soak
 from tests.bench.figures import Figure
 
 SUITES = {
@@ -23,6 +23,7 @@ SUITES = {
     "library": library.run,
     "imports": imports.run,
     "search": search.run,
+    "series": series.run,
     "audiobookshelf": audiobookshelf.run,
     "soak": soak.run,
 }

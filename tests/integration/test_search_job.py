@@ -554,7 +554,7 @@ async def test_a_fetched_torrent_qbittorrent_did_not_take_is_added_later_from_th
         env.runtime, env.context("search"), env.runtime.require_mam(), None, BudgetFacts(0, 0, 2**40, None),
         OwnedIndex([]), (0, 0.0),
     )  # fmt: skip
-    want = search_job._want(book)
+    want = search_job.want_of(book)
     found = await find(search.mam, env.runtime.config, AccountView(), want, book)
     assert found.choice.best is not None
     await grabbing.grab(search, book, want, found.choice.best)  # qBittorrent is away

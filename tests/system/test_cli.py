@@ -233,6 +233,17 @@ def test_demo_runs_end_to_end_and_serves_its_status_page() -> None:
         )
         assert "leaves the 4 seeding torrents alone" in result.stdout
         assert "guard OK, and exactly that download is started again" in result.stdout
+        # a series continuation found, and the second-best release of it grabbed by hand
+        assert (
+            "Shadows of Self by Brandon Sanderson  (series_next; named by MAM 900150 #5, MAM 900151 #5)"
+            in (result.stdout)
+        )
+        assert "Ashes of the Fan" not in result.stdout  # the same-named series by another author
+        assert "     - chosen: Shadows of Self [MAM 900150], m4b" in result.stdout
+        assert "     - accepted: Shadows of Self [MAM 900151], mp3" in result.stdout
+        assert (
+            '/grab {"mam_id": 900151} grabbed it (not the best, MAM 900150) into qBittorrent' in result.stdout
+        )
         arrived = result.stdout.split("ntfy receiver (ntfy://127.0.0.1:", 1)[1]
         titles = re.findall(r"^     - (.+)$", arrived, re.MULTILINE)
         # each once, in the order they were said; the minute's imports and the recovery, gathering

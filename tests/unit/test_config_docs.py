@@ -113,7 +113,7 @@ def test_the_model_walk_finds_every_kind_of_key() -> None:
     assert "import.layout" in keys
     assert keys["notify"].item_type is not None
     assert keys["notify[].url"].secret
-    assert [k.path for k in LISTS_OF_SECTIONS] == ["wanted.manual", "notify"]
+    assert [k.path for k in LISTS_OF_SECTIONS] == ["wanted.top", "wanted.manual", "notify"]
 
 
 # -- the example file -------------------------------------------------------------------------

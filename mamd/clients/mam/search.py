@@ -40,10 +40,13 @@ class Searches(MamSession):
         perpage: int = 100,
         description: bool = True,
         torrent_id: int = 0,
+        categories: Sequence[int] = (),
+        start_date: str = "",
     ) -> SearchPage:
         """One page of audiobook search results (main category 13); `torrent_id` looks up one torrent.
         With `description`, each row carries the uploader's description, where an abridged edition MAM
-        did not flag may be said."""
+        did not flag may be said. `categories` (audiobook sub-category ids) and `start_date` (`YYYY-MM-DD`,
+        uploads from that day on) narrow it: with an empty text, a browse."""
         ids = sorted({LANGUAGE_IDS[c] for c in (x.upper() for x in languages) if c in LANGUAGE_IDS})
         body = {
             "tor": {
@@ -52,11 +55,11 @@ class Searches(MamSession):
                 "searchType": "active" if active_only else "all",
                 "searchIn": "torrents",
                 "main_cat": ["13"],
-                "cat": ["0"],
+                "cat": [str(c) for c in categories] or ["0"],
                 "browse_lang": ids,
                 "browseFlagsHideVsShow": "0",
                 "browseFlags": [],
-                "startDate": "",
+                "startDate": start_date,
                 "endDate": "",
                 "hash": "",
                 "sortType": sort,

@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mamd.domain.categories import AUDIOBOOK_CATEGORIES
+
 AUDIOBOOKS = 13
 EBOOKS = 14
 ABRIDGED = 32  # the `browseflags` bit for abridged
@@ -33,44 +35,7 @@ LANGUAGES: dict[int, tuple[str, str]] = {
     52: ("Portuguese", "POR"),
 }
 
-# MAM's audiobook sub-categories; the e-book ids overlap in range (63 Fantasy, 69 Science Fiction)
-AUDIOBOOK_CATEGORIES: dict[int, str] = {
-    39: "Action/Adventure",
-    49: "Art",
-    50: "Biographical",
-    83: "Business",
-    51: "Computer/Internet",
-    97: "Crafts",
-    40: "Crime/Thriller",
-    41: "Fantasy",
-    106: "Food",
-    42: "General Fiction",
-    52: "General Non-Fic",
-    98: "Historical Fiction",
-    54: "History",
-    55: "Home/Garden",
-    43: "Horror",
-    99: "Humor",
-    84: "Instructional",
-    44: "Juvenile",
-    56: "Language",
-    45: "Literary Classics",
-    57: "Math/Science/Tech",
-    85: "Medical",
-    87: "Mystery",
-    119: "Nature",
-    88: "Philosophy",
-    58: "Pol/Soc/Relig",
-    59: "Recreation",
-    46: "Romance",
-    47: "Science Fiction",
-    53: "Self-Help",
-    89: "Travel/Adventure",
-    100: "True Crime",
-    108: "Urban Fantasy",
-    48: "Western",
-    111: "Young Adult",
-}
+# MAM's audiobook sub-categories are `AUDIOBOOK_CATEGORIES`; the e-book ids overlap in range
 EBOOK_CATEGORIES: dict[int, str] = {63: "Fantasy", 69: "Science Fiction"}
 NONFICTION = frozenset({49, 50, 83, 51, 97, 106, 52, 54, 55, 84, 56, 57, 85, 119, 88, 58, 59, 53, 89, 100})
 

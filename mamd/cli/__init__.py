@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mamd import __version__
+from mamd.cli.wanted import add_commands
 from mamd.config import ConfigError, load_config
 from mamd.config.load import load_section
 from mamd.config.model import HttpConfig
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "send a test message to every notification target (through the running daemon, else directly)",
         _notify_test,
     )
+    add_commands(command, _call)
     demo = command("demo", "run the whole pipeline against built-in simulators", _demo, config=False)
     demo.add_argument("--serve", action="store_true", help="keep the demo daemon running until Ctrl-C")
     demo.add_argument("--keep", action="store_true", help="keep the demo folder afterwards")
@@ -110,7 +112,11 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"{path}: valid, but imports cannot work here:", file=sys.stderr)
         print(f"  {problem.message}", file=sys.stderr)
         return 2
-    jobs = [f.name for f in fields(config.schedule) if getattr(config.schedule, f.name).seconds > 0]
+    jobs = [
+        f.name
+        for f in fields(config.schedule)
+        if getattr(config.schedule, f.name).seconds > 0 and f.name != "series_check"  # per series, no job
+    ]
     verb = "hardlinked" if paths.method == "hardlink" else "copied"
     print(f"{path}: ok")
     print(f"  listens on {config.http.host}:{config.http.port}; database {config.state.database}")
@@ -167,6 +173,20 @@ def request_daemon(
         raise DaemonUnreachable(
             f"mamd is not answering at {host}:{http.port} ({reason}); is it running?"
         ) from exc
+
+
+def _call(
+    args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None
+) -> tuple[int, Any] | int:
+    """One request to the running daemon; the exit code when it cannot be made (said on stderr)."""
+    http = _daemon_http(args)
+    if http is None:
+        return 2
+    try:
+        return request_daemon(http, method, path, body)
+    except DaemonUnreachable as exc:
+        print(f"mamd: {exc}", file=sys.stderr)
+        return 1
 
 
 def _error_message(payload: Any) -> str:
