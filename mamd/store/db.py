@@ -49,6 +49,10 @@ class Store:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        # one read at a time on the reader: a read runs as several steps on aiosqlite's thread, and until its
+        # last step its statement holds SQLite's read snapshot, which a read begun meanwhile would share, so
+        # missing a row committed just before it
+        self._reading = asyncio.Lock()
         self.problem: str | None = "database not opened yet"
 
     # -- life -----------------------------------------------------------------------------
@@ -132,7 +136,7 @@ class Store:
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         reader = self._require(self._reader)
         try:
-            async with reader.execute(sql, tuple(params)) as cursor:
+            async with self._reading, reader.execute(sql, tuple(params)) as cursor:
                 return list(await cursor.fetchall())
         except sqlite3.Error as exc:
             raise StoreError(f"database read failed: {exc}") from exc
@@ -141,7 +145,7 @@ class Store:
         """Like `fetchall`, as plain tuples: for reads of many thousand rows, where `Row` costs."""
         reader = self._require(self._reader)
         try:
-            async with reader.execute(sql, tuple(params)) as cursor:
+            async with self._reading, reader.execute(sql, tuple(params)) as cursor:
                 cursor.row_factory = None  # None means plain tuples
                 return [tuple(row) for row in await cursor.fetchall()]
         except sqlite3.Error as exc:

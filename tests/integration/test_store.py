@@ -649,3 +649,30 @@ async def test_a_writer_cancelled_at_any_point_leaves_no_transaction_open(store:
         await asyncio.wait_for(write(100 + yields), 5)
     count = await store.fetchall("SELECT count(*) FROM meta WHERE key LIKE 'k1%' AND length(key) = 4")
     assert count[0][0] == 12
+
+
+async def test_a_read_after_a_commit_sees_it_while_other_reads_are_under_way(store: Store) -> None:
+    """Reads from other tasks, each several steps on the reader's thread, must not lend a later read their
+    older snapshot: every row committed is found by the read that follows its commit."""
+    async with store.transaction() as db:
+        await db.executemany(
+            "INSERT INTO meta (key, value, updated_at) VALUES (?, '{}', 0)",
+            [(f"filler{i}",) for i in range(3000)],
+        )
+    done = asyncio.Event()
+
+    async def reading() -> None:
+        while not done.is_set():
+            await store.fetchall("SELECT key, value FROM meta")
+
+    others = [asyncio.create_task(reading()) for _ in range(3)]
+    missed = []
+    try:
+        for i in range(300):
+            await store.write_state(f"mark{i}", {"i": i}, T0)
+            if await store.read_state(f"mark{i}") != {"i": i}:
+                missed.append(i)
+    finally:
+        done.set()
+        await asyncio.gather(*others)
+    assert missed == []
