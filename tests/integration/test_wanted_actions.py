@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
@@ -243,3 +244,31 @@ async def test_the_upgrade_keeps_every_wanted_book_and_what_points_at_it(tmp_pat
             )
     finally:
         await store.close()
+
+
+async def test_a_search_run_and_a_grab_by_hand_never_both_take_one_book(
+    tmp_path: Path, aiohttp_client: Any
+) -> None:
+    """Both claim a book from the state their listing saw (the search job's run list, the grab's read): only
+    one claim moves it, whichever comes first, and a book ignored since the listing is claimed by neither."""
+    async with api(tmp_path, aiohttp_client) as (client, runtime):
+        spec = WantSpec(
+            series_want_key("Mistborn", "2"), "series_gap", "Brandon Sanderson", None, "Mistborn", "2"
+        )
+        await runtime.wanted.apply([spec], {}, [], runtime.clock.now())
+        listed = await runtime.wanted.by_key(spec.key)
+        assert listed is not None
+        assert listed.state == "wanted"
+        now = runtime.clock.now()
+        claims = await asyncio.gather(
+            runtime.wanted.advance(listed.id, listed.state, "searching", None, now),
+            runtime.wanted.advance(listed.id, listed.state, "searching", "a grab asked for by hand", now),
+        )
+        assert sorted(claims) == [False, True]
+        await runtime.wanted.set_state(listed.id, "wanted", None, now)
+        ignored = await client.post(f"/api/v1/wanted/{listed.id}/ignore", headers=KEY)
+        assert ignored.status == 200, await ignored.text()
+        assert not await runtime.wanted.advance(listed.id, listed.state, "searching", None, now)
+        after = await runtime.wanted.get(listed.id)
+        assert after is not None
+        assert after.state == "ignored"
