@@ -6,6 +6,7 @@ nothing else is ever reassigned after start-up.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -119,6 +120,8 @@ class Runtime:
         self.events.subscribe(self.notifications)
         self.health.watch(self.notifications.problem_changed)
         self.tasks = TaskOwner()
+        # one grabber at a time, the search job or a grab by hand: each judges the budgets, then spends them
+        self.grabbing = asyncio.Lock()
         self.loops = Loops(self.health, redact=self.redactor.text)
         self.started_at = clock.now()
         self.stopping = False

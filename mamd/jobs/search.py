@@ -55,6 +55,13 @@ def _miss_delay(attempts: int) -> float:
 
 
 async def run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
+    # a grab by hand is refused while this runs; one under way is waited for: the budgets, `decided` grabs
+    # left over and books left `searching` below are then this run's alone
+    async with runtime.grabbing:
+        return await _run(runtime, context)
+
+
+async def _run(runtime: Runtime, context: JobContext) -> Mapping[str, Any]:
     mam = runtime.require_mam()
     now = context.clock.now()
     summary: dict[str, Any] = {}

@@ -34,11 +34,14 @@ _COLUMNS = (
 )
 # a book is searched when its time has come: never while a grab of it is under way, and never once it
 # has failed for good (`failed` without a next search), until something changes and it is armed again
+_NO_GRAB_UNDER_WAY = (
+    "NOT EXISTS (SELECT 1 FROM grabs WHERE grabs.wanted_id = wanted.id AND grabs.state IN "
+    "('decided', 'fetched'))"
+)
 _DUE = (
     "((state IN ('wanted', 'skipped', 'blocked') AND coalesce(next_search_at, 0) <= ?) "
     "OR (state = 'failed' AND next_search_at <= ?)) "
-    "AND NOT EXISTS (SELECT 1 FROM grabs WHERE grabs.wanted_id = wanted.id AND grabs.state IN "
-    "('decided', 'fetched'))"
+    f"AND {_NO_GRAB_UNDER_WAY}"
 )
 
 
@@ -201,18 +204,19 @@ class Wanted:
         async with self._store.transaction() as db:
             cursor = await db.execute(
                 "UPDATE wanted SET state = ?, state_reason = ?, updated_at = ?, next_search_at = 0, "
-                "failures = 0 WHERE id = ? AND state IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
-                "(SELECT 1 FROM grabs WHERE grabs.wanted_id = wanted.id AND grabs.state IN "
-                "('decided', 'fetched'))",
+                "failures = 0 WHERE id = ? AND state IN (SELECT value FROM json_each(?)) "
+                f"AND {_NO_GRAB_UNDER_WAY}",
                 (state, reason, now, wanted_id, json.dumps(wanted)),
             )
             return cursor.rowcount > 0
 
     async def remove(self, wanted_id: int, states: Iterable[str]) -> bool:
-        """Delete a book in one of `states`; False when it is in another one."""
+        """Delete a book in one of `states`; False when it is in another one (or a grab of it is under way:
+        a `.torrent` fetched and not yet in qBittorrent is still finished by the search job)."""
         async with self._store.transaction() as db:
             cursor = await db.execute(
-                "DELETE FROM wanted WHERE id = ? AND state IN (SELECT value FROM json_each(?))",
+                "DELETE FROM wanted WHERE id = ? AND state IN (SELECT value FROM json_each(?)) "
+                f"AND {_NO_GRAB_UNDER_WAY}",
                 (wanted_id, json.dumps(list(states))),
             )
             return cursor.rowcount > 0
@@ -267,10 +271,12 @@ class Wanted:
             )
 
     async def advance(self, wanted_id: int, was: str, state: str, reason: str | None, now: float) -> bool:
-        """Move a book from state `was` to `state`; False when it was in another state."""
+        """Move a book from state `was` to `state`; False when it was in another state, or when a grab of
+        it is under way (a `failed` book whose `.torrent` qBittorrent refused is still being finished)."""
         async with self._store.transaction() as db:
             cursor = await db.execute(
-                "UPDATE wanted SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state = ?",
+                "UPDATE wanted SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state = ? "
+                f"AND {_NO_GRAB_UNDER_WAY}",
                 (state, reason, now, wanted_id, was),
             )
             return cursor.rowcount > 0

@@ -20,7 +20,7 @@ from mamd.domain.rules import AccountView, Decision, decide
 from mamd.guarding import actions as guard
 from mamd.jobs.search import budget_facts, want_of
 from mamd.searching.grab import add_to_qbittorrent, book_meta
-from mamd.store.wanted import OPEN_STATES
+from mamd.store.wanted import OPEN_STATES, WantedBook
 from mamd.web.actions import book_of, read_body, refuse_state
 from mamd.web.errors import fail
 from mamd.web.keys import runtime_of
@@ -49,8 +49,18 @@ async def grab(request: web.Request) -> web.Response:
     if mam_id not in recorded:
         shown = ", ".join(str(i) for i in sorted(recorded)) or "none: search it first"
         fail(409, f"MAM {mam_id} was never a candidate for {book.spec.label}; its candidates: {shown}")
+    if runtime.grabbing.locked():
+        fail(409, "a search run or another grab is under way; ask again once it has ended (see /status)")
+    async with runtime.grabbing:  # the budgets below hold only while no other grab can spend them
+        return await _judge(request, book, mam_id, override)
+
+
+async def _judge(request: web.Request, book: WantedBook, mam_id: int, override: bool) -> web.Response:
+    runtime = runtime_of(request)
     snapshot = await runtime.account.latest()
-    account = AccountView(snapshot.classname, snapshot.wedges) if snapshot else AccountView()
+    facts = await budget_facts(runtime, snapshot)
+    # the wedges this account has left, as the search job counts them (rules.wedges.keep)
+    account = AccountView(snapshot.classname, facts.wedges) if snapshot else AccountView()
     try:
         mam = runtime.require_mam()
         release = await mam.release(mam_id)
@@ -66,13 +76,18 @@ async def grab(request: web.Request) -> web.Response:
         if not override:
             why = decision.reasons[-1]
             fail(409, f"the rules refuse {release.label}: {why}; send override_rules: true to take it anyway")
+        if release.size is None:
+            fail(
+                409,
+                f"not grabbing {release.label}: MAM gives no size, so the budgets cannot be checked "
+                "(the account guard and the budgets are never overridden)",
+            )
         free = release.free_for(account.classname)
         decision = replace(
             decision, accepted=True, free=free, use_wedge=False, reasons=(*decision.reasons, OVERRIDDEN)
         )
     now = runtime.clock.now()
     verdict = await guard.verdict(runtime, now)
-    facts = await budget_facts(runtime, snapshot)
     refused = verdict.refuses(decision.freeleech) or blocked(
         decision, facts, runtime.config.limits, runtime.config.ratio
     )
@@ -105,7 +120,7 @@ async def grab(request: web.Request) -> web.Response:
         )
         return web.json_response({"id": book.id, "mam_id": mam_id, "dry_run": True, "message": message})
     if not await runtime.wanted.advance(book.id, book.state, "searching", "a grab asked for by hand", now):
-        fail(409, f"{book.spec.label} changed meanwhile; look again")
+        fail(409, f"{book.spec.label} changed meanwhile, or a grab of it is under way; look again")
     return await _take(request, book.id, book.state, decision, meta, override)
 
 
@@ -116,7 +131,7 @@ async def _take(
     release = decision.release
     record = await runtime.grabs.decide(book_id, decision, meta, runtime.clock.now())
     try:
-        data, torrent = await runtime.require_mam().download(release.id, wedge=False)
+        data, torrent = await runtime.require_mam().download(release.id, wedge=decision.use_wedge)
     except (NotFound, Rejected, UpstreamError) as exc:
         now = runtime.clock.now()
         await runtime.grabs.failed(record.id, exc.message, now)

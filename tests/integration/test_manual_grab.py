@@ -13,6 +13,7 @@ from mamd.domain.rules import AccountView, choose
 from mamd.jobs import build_jobs
 from mamd.jobs.search import want_of
 from mamd.searching.cascade import find
+from mamd.searching.grab import book_meta
 from mamd.sim.mam.catalogue import GOOD
 from mamd.store.wanted import WantedBook
 from mamd.web import create_app
@@ -168,3 +169,62 @@ async def test_an_import_is_refused_for_an_unknown_or_incomplete_torrent_and_que
     incomplete = await client.post(f"/api/v1/torrents/{torrent.hash}/import", headers=KEY)
     assert "not complete" in await message(incomplete, 409)
     assert await env.runtime.inbox.pending_count() == 0
+
+
+async def test_a_grab_by_hand_spends_the_wedge_its_decision_counted_on(
+    make_env: Callable[..., Any], aiohttp_client: Any
+) -> None:
+    """A release accepted because a wedge makes it free is fetched with that wedge: the guard and the ratio
+    budget judged it as freeleech, and MAM must serve it so."""
+    wedges = {"rules": {"wedges": {"use": "prefer", "min_size": "100MiB", "keep": 1}}}
+    env, client, book = await prepared(make_env, aiohttp_client, wedges)
+    env.sim.account.wedges = 2
+    await env.account()
+    response = await client.post(f"/api/v1/wanted/{book.id}/grab", json={"mam_id": SECOND_BEST}, headers=KEY)
+    assert response.status == 201, await response.text()
+    [download] = env.sim.downloads
+    assert download.wedge_spent
+    assert download.free
+    assert env.sim.account.wedges == 1
+    env.sim.account.wedges = 1  # none to spare now: rules.wedges.keep holds for a grab by hand too
+    await env.account()
+    await env.runtime.wanted.set_state(book.id, "wanted", None, env.clock.now())
+    again = await client.post(f"/api/v1/wanted/{book.id}/grab", json={"mam_id": SECOND_BEST}, headers=KEY)
+    assert again.status in (201, 409), await again.text()
+    assert all(not d.wedge_spent for d in env.sim.downloads[1:])
+
+
+async def test_overridden_rules_never_take_a_release_whose_size_is_unknown(
+    make_env: Callable[..., Any], aiohttp_client: Any
+) -> None:
+    env, client, book = await prepared(make_env, aiohttp_client)
+    env.sim.rows[SECOND_BEST] = replace(env.sim.rows[SECOND_BEST], size_text="about a gigabyte")
+    body = {"mam_id": SECOND_BEST, "override_rules": True}
+    refused = await client.post(f"/api/v1/wanted/{book.id}/grab", json=body, headers=KEY)
+    assert "no size" in await message(refused, 409)
+    assert env.sim.downloads == []
+
+
+async def test_a_grab_by_hand_waits_for_no_other_grabber(
+    make_env: Callable[..., Any], aiohttp_client: Any
+) -> None:
+    """While the search job runs (or another grab by hand), a grab by hand is refused, not raced: each
+    judges the budgets before spending them. A book whose fetched `.torrent` is still being finished is
+    never grabbed again."""
+    env, client, book = await prepared(make_env, aiohttp_client)
+    body = {"mam_id": SECOND_BEST}
+    async with env.runtime.grabbing:
+        busy = await client.post(f"/api/v1/wanted/{book.id}/grab", json=body, headers=KEY)
+        assert "under way" in await message(busy, 409)
+    release = await env.runtime.require_mam().release(SECOND_BEST)
+    assert release is not None
+    config = env.runtime.config
+    choice = choose(want_of(book), [release], config.rules, config.mam.languages, AccountView())
+    assert choice.best is not None
+    meta = book_meta(book, want_of(book), release)
+    grab = await env.runtime.grabs.decide(book.id, choice.best, meta, env.clock.now())
+    await env.runtime.grabs.fetched(grab.id, b"d4:infoe", "b" * 40, "Hero", env.clock.now())
+    await env.runtime.wanted.set_state(book.id, "failed", "qBittorrent refused it", env.clock.now())
+    again = await client.post(f"/api/v1/wanted/{book.id}/grab", json=body, headers=KEY)
+    assert "grab of it is under way" in await message(again, 409)
+    assert env.sim.downloads == []
