@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mamd.clients.errors import UpstreamError
+from mamd.clients.errors import Rejected, UpstreamError
 from mamd.clients.mam import MamClient
 from mamd.clock import iso
 from mamd.config import Config
@@ -97,7 +97,14 @@ async def run(parts: Parts, context: JobContext) -> Mapping[str, Any]:
                 perpage=PER_SERIES,
                 description=False,
             )
-        except UpstreamError as exc:  # MAM throttling or refusing: the rest wait for the next run
+        except Rejected as exc:  # MAM refused this one query: checked, nothing found, the sweep goes on
+            summary["requests"] += 1
+            summary.setdefault("refused", []).append(f"{series.name}: {exc.message}")
+            log.warning("series_next.refused", series=series.name, reason=exc.message)
+            await parts.checks.checked(series.key, series.name, series.author, 1, 0, context.clock.now())
+            summary["checked"] += 1
+            continue
+        except UpstreamError as exc:  # MAM throttling, away or the session refused: the rest wait
             stopped = exc.message
             log.warning("series_next.stopped", series=series.name, reason=exc.message)
             break

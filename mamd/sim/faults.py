@@ -21,7 +21,7 @@ from typing import Any, Literal
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-Kind = Literal["status", "garbage", "empty", "hang"]  # `empty`: the simulated MAM only
+Kind = Literal["status", "garbage", "empty", "refused", "hang"]  # `empty`, `refused`: the simulated MAM only
 CONTROL_PREFIX = "/__sim/"
 REASONS = {
     401: "Unauthorized",

@@ -155,6 +155,22 @@ async def test_a_429_mid_sweep_ends_it_cleanly_and_the_next_run_takes_up_the_res
         assert series_want_key("Saga0000", "4") in keys
 
 
+async def test_a_query_mam_refuses_is_checked_with_nothing_found_and_the_sweep_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A series whose search MAM will not serve must not stop every later sweep at its door."""
+    books, rows = many_series(3)
+    async with series_env(tmp_path, books, rows) as env:
+        env.sim.faults.refuse_next(1, path_prefix=SEARCH)
+        first = await env.sweep()
+        assert "stopped" not in first
+        assert first["checked"] == 3
+        assert len(first["refused"]) == 1
+        assert len(await env.wanted("series_next")) == 4  # 4 and 5 of the two series MAM answered
+        env.clock.advance(120)
+        assert (await env.sweep())["checked"] == 0  # the refused one is checked too: due again next period
+
+
 async def test_a_sweep_keeps_the_spacing_and_the_bound_on_requests_per_run(tmp_path: Path) -> None:
     books, rows = many_series(SERIES_PER_RUN + 7)
     async with series_env(tmp_path, books, rows, {"mam": {"search_interval": "3s"}}) as env:

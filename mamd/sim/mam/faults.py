@@ -10,6 +10,8 @@ are consumed in the order they were added. `request[FAULT]` names the fault a re
 - `garbage`: 200 with an nginx error page (HTML instead of JSON; `as_json=True` labels it
   `application/json`, the worse case for a client that trusts the header).
 - `empty`: 200 with an empty body, which a client cannot tell from a dead cookie.
+- `refused`: 200 with `{"error": "…"}`, MAM's answer to a request it will not serve (other than its
+  "Nothing returned" for a search without matches).
 - `hang`: no answer for `seconds`, longer than any client timeout; released by `clear()` and at shutdown.
 """
 
@@ -24,6 +26,7 @@ from mamd.sim.faults import CONTROL_PREFIX, Faults, Rule
 
 EXEMPT_PREFIXES = (CONTROL_PREFIX, "/announce")
 FAULT = web.RequestKey("mam_fault", str)
+REFUSED = "Error in search: a field of the request could not be read"
 GARBAGE = "<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>\n"
 
 
@@ -43,7 +46,7 @@ class MamFaults(Faults):
     exempt = EXEMPT_PREFIXES
     garbage = GARBAGE
     rule_type = MamRule
-    kinds = "status, garbage, empty, hang or failAfter"
+    kinds = "status, garbage, empty, refused, hang or failAfter"
 
     def garbage_next(self, count: int = 1, *, path_prefix: str | None = None, as_json: bool = False) -> None:
         """The next `count` requests answer 200 with an HTML error page instead of JSON."""
@@ -53,7 +56,14 @@ class MamFaults(Faults):
         """The next `count` requests answer 200 with an empty body."""
         self.rules.append(MamRule("empty", count, 200, None, path_prefix))
 
+    def refuse_next(self, count: int = 1, *, path_prefix: str | None = None) -> None:
+        """The next `count` requests answer 200 with `{"error": REFUSED}`."""
+        self.rules.append(MamRule("refused", count, 200, None, path_prefix))
+
     def _add_kind(self, kind: Any, count: int, prefix: str | None, body: dict[str, Any]) -> bool:
+        if kind == "refused":
+            self.refuse_next(count, path_prefix=prefix)
+            return True
         if kind == "garbage":
             self.garbage_next(count, path_prefix=prefix, as_json=bool(body.get("asJson", False)))
         elif kind == "empty":
@@ -69,4 +79,6 @@ class MamFaults(Faults):
             return web.Response(status=200, text=self.garbage, content_type=content_type)
         if rule.kind == "empty":
             return web.Response(status=200, body=b"", content_type="text/html")
+        if rule.kind == "refused":
+            return web.json_response({"error": REFUSED})
         return await super().answer(request, rule)
