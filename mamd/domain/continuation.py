@@ -96,8 +96,8 @@ def next_books(
                 continue
             position = parse_sequence(tag.number)
             value = position.single if position is not None else None
-            if value is None or value <= series.highest:
-                continue
+            if value is None or value <= series.highest or value > HIGHEST_PLAUSIBLE_POSITION:
+                continue  # a year or a catalogue number in the series field is no position
             if value % 1 and not allowed.include_novellas:
                 continue
             named[value].append((release, tag.number))

@@ -68,6 +68,15 @@ def test_only_positions_named_alone_above_the_furthest_owned_by_the_series_autho
     ]
 
 
+def test_a_year_or_catalogue_number_in_the_series_field_is_no_next_book() -> None:
+    [mistborn] = owned_series(LIBRARY)
+    rows = [
+        release(1, "Mistborn 2021 Edition", "Brandon Sanderson", "Mistborn", "2021"),
+        release(2, "Mistborn Catalogue", "Brandon Sanderson", "Mistborn", "1000"),
+    ]
+    assert next_books(mistborn, rows, ALLOWED, OwnedIndex(LIBRARY)) == []
+
+
 def test_a_position_owned_under_another_title_is_not_wanted() -> None:
     library = [*LIBRARY, Book("x", "The Alloy of Law", ("Brandon Sanderson",))]
     [mistborn] = owned_series(library)
