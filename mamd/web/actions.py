@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from mamd.clients.errors import UpstreamError
-from mamd.domain.discovery import ManualEntry, OwnedIndex, ignored_by, manual_wants
+from mamd.domain.discovery import ManualEntry, OwnedIndex, WantSpec, ignored_by, manual_wants, title_want_key
 from mamd.domain.sequence import parse_sequence
 from mamd.schedule import UnknownJob
 from mamd.store.wanted import OPEN_STATES, WantedBook
@@ -71,6 +71,8 @@ async def book_of(request: web.Request) -> WantedBook:
 
 
 def refuse_state(book: WantedBook, action: str, allowed: frozenset[str]) -> None:
+    if book.state in allowed:  # its state allows it: a grab of it is under way (or it changed meanwhile)
+        fail(409, f"cannot {action} {book.spec.label} now: a grab of it is under way or it just changed")
     shown = f"{book.state} ({book.state_reason})" if book.state_reason else book.state
     fail(
         409,
@@ -99,15 +101,11 @@ async def want(request: web.Request) -> web.Response:
     [spec] = manual_wants([entry])
     spec = replace(spec, reason="api")
     settings = runtime.config.wanted
-    in_yaml = {
-        want.key
-        for want in manual_wants(
-            ManualEntry(m.title, m.author, m.series, m.position) for m in settings.manual
-        )
-    }
-    if spec.key in in_yaml:
+    names = _names(spec)
+    in_yaml = manual_wants(ManualEntry(m.title, m.author, m.series, m.position) for m in settings.manual)
+    if any(_names(want) & names for want in in_yaml):
         fail(409, f"{spec.label} is already under wanted.manual in the configuration file")
-    existing = await runtime.wanted.by_key(spec.key)
+    existing = next((book for book in await runtime.wanted.all() if _names(book.spec) & names), None)
     if existing is not None:
         fail(
             409,
@@ -242,3 +240,9 @@ async def _shown(request: web.Request, book_id: int) -> web.Response:
     runtime = runtime_of(request)
     book = await runtime.wanted.written(book_id)
     return web.json_response(runtime.redactor.value({"wanted": book.as_dict() if book else None}))
+
+
+def _names(spec: WantSpec) -> set[str]:
+    """The keys a book is wanted under: its own (by series position, when it has one) and by its title, so
+    that "Stormlight #1" and "The Way of Kings" by the same author are one book."""
+    return {spec.key, title_want_key(spec.author, spec.title)} if spec.title else {spec.key}

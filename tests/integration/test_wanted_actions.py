@@ -272,3 +272,35 @@ async def test_a_search_run_and_a_grab_by_hand_never_both_take_one_book(
         after = await runtime.wanted.get(listed.id)
         assert after is not None
         assert after.state == "ignored"
+
+
+async def test_a_want_by_title_of_a_book_wanted_by_its_series_position_is_a_duplicate(
+    tmp_path: Path, aiohttp_client: Any
+) -> None:
+    """One book, two spellings of the want: by title alone, and by title with its series and position."""
+    wanted = {
+        "manual": [
+            {
+                "title": "The Way of Kings",
+                "author": "Brandon Sanderson",
+                "series": "Stormlight",
+                "position": "1",
+            }
+        ]
+    }
+    async with api(tmp_path, aiohttp_client, wanted) as (client, _):
+        by_title = {"title": "The Way of Kings", "author": "Brandon Sanderson"}
+        assert "already under wanted.manual" in await error(
+            await client.post("/api/v1/wanted", json=by_title, headers=KEY), 409
+        )
+        by_position = {
+            "title": "Hyperion",
+            "author": "Dan Simmons",
+            "series": "Hyperion Cantos",
+            "position": "1",
+        }
+        assert (await client.post("/api/v1/wanted", json=by_position, headers=KEY)).status == 201
+        again = await client.post(
+            "/api/v1/wanted", json={"title": "Hyperion", "author": "Dan Simmons"}, headers=KEY
+        )
+        assert "already wanted as id" in await error(again, 409)
