@@ -158,9 +158,10 @@ def test_every_action_from_the_command_line_and_each_refusal(
     # grab: never a candidate, another book, the rules, the guard, dry run, then for real
     assert "never a candidate" in refused(config, "grab", book, str(NEVER))
     assert "is not The Hero of Ages" in refused(config, "grab", book, str(OTHER_AUTHOR), "--override-rules")
-    assert "--override-rules" not in refused(
-        config, "grab", book, str(BEST)
-    )  # the API's word: override_rules
+    by_rules = refused(config, "grab", book, str(BEST))
+    assert "the rules refuse" in by_rules
+    assert "m4b is not among rules.formats" in by_rules
+    assert "override_rules" in by_rules  # the API's word, said as the way to take it anyway
     mam.control("account", "PATCH", {"downloadedBytes": UPLOADED})  # ratio 1.0: the guard allows no paid grab
     run_job(process, "account")
     assert "never overridden" in refused(config, "grab", book, str(BEST), "--override-rules")
