@@ -84,6 +84,7 @@ async def run(parts: Parts, context: JobContext) -> Mapping[str, Any]:
     index = await asyncio.to_thread(OwnedIndex, books)
     existing = {book.key for book in await parts.wanted.all()}
     stopped: str | None = None
+    sent = parts.mam.sent.get("search", 0)  # every search sent counts, a retry after a 429 or a timeout too
     for number, series in enumerate(due[:SERIES_PER_RUN], 1):
         context.progress(phase="searching", series=number, of=min(len(due), SERIES_PER_RUN))
         try:
@@ -98,7 +99,6 @@ async def run(parts: Parts, context: JobContext) -> Mapping[str, Any]:
                 description=False,
             )
         except Rejected as exc:  # MAM refused this one query: checked, nothing found, the sweep goes on
-            summary["requests"] += 1
             summary.setdefault("refused", []).append(f"{series.name}: {exc.message}")
             log.warning("series_next.refused", series=series.name, reason=exc.message)
             await parts.checks.checked(series.key, series.name, series.author, 1, 0, context.clock.now())
@@ -108,7 +108,6 @@ async def run(parts: Parts, context: JobContext) -> Mapping[str, Any]:
             stopped = exc.message
             log.warning("series_next.stopped", series=series.name, reason=exc.message)
             break
-        summary["requests"] += 1
         found = next_books(series, releases, allowed(config), index)
         found = [(spec, rows) for spec, rows in found if not _listed(spec, existing)]
         added = await _want(parts, found, context.clock.now())
@@ -116,6 +115,7 @@ async def run(parts: Parts, context: JobContext) -> Mapping[str, Any]:
         await parts.checks.checked(series.key, series.name, series.author, 1, added, context.clock.now())
         summary["added"] += added
         summary["checked"] += 1
+    summary["requests"] = parts.mam.sent.get("search", 0) - sent
     if stopped is not None:
         summary["stopped"] = stopped
     await parts.store.write_state(_STATUS_KEY, {**summary, "at": context.clock.now()}, context.clock.now())

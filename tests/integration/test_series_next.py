@@ -143,6 +143,7 @@ async def test_a_429_mid_sweep_ends_it_cleanly_and_the_next_run_takes_up_the_res
         first = await env.sweep()
         assert first["stopped"]
         assert first["checked"] == 0
+        assert first["requests"] == 2  # the try and its retry were both sent: /status counts what MAM saw
         assert await env.wanted() == []
         env.clock.advance(120)
         second = await env.sweep()

@@ -97,6 +97,9 @@ class MamSession:
         self._paused: tuple[float, float] = (0.0, 0.0)  # (since, seconds) of the pause after failures
         self._last_stamp = 0  # the last `_` cache-buster sent, in epoch milliseconds
         self.requests: list[tuple[str, float]] = []  # (kind, time) of every request sent, for /status
+        self.sent: dict[
+            str, int
+        ] = {}  # requests sent since start, by kind: what a job spent is the difference
 
         def upstream(base_url: Callable[[], str]) -> Upstream:
             return Upstream(
@@ -258,6 +261,7 @@ class MamSession:
             self._last[kind] = self._clock.now()
             self.requests.append((kind, self._last[kind]))
             del self.requests[:-1000]
+            self.sent[kind] = self.sent.get(kind, 0) + 1
             try:
                 reply = await one_try(cookie)
             except UpstreamError as exc:
