@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, get_args
 
-Level = Literal["info", "warning", "error"]
-LEVELS: tuple[Level, ...] = ("info", "warning", "error")
-TOPICS = (
-    "grabbed",
-    "imported",
-    "import_failed",
-    "guard",
-    "session",
-    "hit_and_run_risk",
-    "bonus",
-    "problem",
-    "daily_summary",
-)
+from mamd.config.model import NotifyEvent, NotifyLevel
+
+Level = NotifyLevel
+LEVELS: tuple[Level, ...] = get_args(NotifyLevel)
+TOPICS: tuple[str, ...] = tuple(
+    event for event in get_args(NotifyEvent) if event != "all"
+)  # `notify[].events`
 TEST = "test"  # `mamd notify-test`: every target gets it, whatever it asks for
 
 BATCH_S = 60.0  # grabs and imports within a minute are one message
