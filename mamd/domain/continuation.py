@@ -9,7 +9,7 @@ a same-named series by someone else is another series.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +22,7 @@ from mamd.domain.discovery import (
     WantSpec,
     most_common,
     series_want_key,
+    tally_series,
 )
 from mamd.domain.library import Book
 from mamd.domain.matching import strip_series_prefix
@@ -53,26 +54,16 @@ class Allowed:
 
 def owned_series(books: Iterable[Book]) -> list[OwnedSeries]:
     """Each series of the library with a readable position, its furthest position and its authors."""
-    positions: dict[str, set[Decimal]] = defaultdict(set)
-    names: dict[str, Counter[str]] = defaultdict(Counter)
-    authors: dict[str, Counter[str]] = defaultdict(Counter)
-    for book in books:
-        for entry in book.series:
-            key = series_key(entry.name)
-            position = parse_sequence(entry.sequence)
-            if not key or position is None:
-                continue
-            positions[key].update(position.values)
-            names[key][entry.name] += 1
-            authors[key].update(dict.fromkeys(book.authors, 1))
+    tallies = tally_series(books, positioned_only=True)
     found = []
-    for key in sorted(positions):
-        highest = max(positions[key])
-        if not authors[key] or highest > HIGHEST_PLAUSIBLE_POSITION:
+    for key in sorted(tallies):
+        tally = tallies[key]
+        highest = max(tally.positions)
+        if not tally.authors or highest > HIGHEST_PLAUSIBLE_POSITION:
             continue  # no author to search with, or positions that are years or codes
-        keys = {name_key(person) for credit in authors[key] for person in people(credit)}
+        keys = {name_key(person) for credit in tally.authors for person in people(credit)}
         found.append(
-            OwnedSeries(key, most_common(names[key]), most_common(authors[key]), frozenset(keys), highest)
+            OwnedSeries(key, most_common(tally.names), most_common(tally.authors), frozenset(keys), highest)
         )
     return found
 

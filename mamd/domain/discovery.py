@@ -149,25 +149,44 @@ def _as_release(book: Book) -> Release:
     )
 
 
+@dataclass
+class SeriesTally:
+    """What the library says of one series: the positions owned, and how often each spelling of its name
+    and each author was seen (the most common is the one used)."""
+
+    positions: set[Decimal] = field(default_factory=set)
+    names: Counter[str] = field(default_factory=Counter)
+    authors: Counter[str] = field(default_factory=Counter)
+
+
+def tally_series(books: Iterable[Book], *, positioned_only: bool = False) -> dict[str, SeriesTally]:
+    """Each series of the library by its key; with `positioned_only`, only the books with a readable
+    position in it count."""
+    tallies: dict[str, SeriesTally] = defaultdict(SeriesTally)
+    for book in books:
+        for entry in book.series:
+            key = series_key(entry.name)
+            position = parse_sequence(entry.sequence)
+            if not key or (positioned_only and position is None):
+                continue
+            tally = tallies[key]
+            tally.names[entry.name] += 1
+            # every author of every book counts, whatever their order: Audiobookshelf may list a
+            # book's authors in another order without changing its `updatedAt`
+            tally.authors.update(dict.fromkeys(book.authors, 1))
+            if position is not None:
+                tally.positions.update(position.values)
+    return tallies
+
+
 def series_gaps(
     books: Iterable[Book], include_novellas: bool
 ) -> tuple[list[WantSpec], list[tuple[str, str]]]:
     """Missing whole positions from 1 to the furthest owned one, per series, with the series skipped."""
-    positions: dict[str, set[Decimal]] = defaultdict(set)
-    names: dict[str, Counter[str]] = defaultdict(Counter)
-    authors: dict[str, Counter[str]] = defaultdict(Counter)
-    for book in books:
-        for entry in book.series:
-            key = series_key(entry.name)
-            if not key:
-                continue
-            names[key][entry.name] += 1
-            # every author of every book counts, whatever their order: Audiobookshelf may list a
-            # book's authors in another order without changing its `updatedAt`
-            authors[key].update(dict.fromkeys(book.authors, 1))
-            position = parse_sequence(entry.sequence)
-            if position is not None:
-                positions[key].update(position.values)
+    tallies = tally_series(books)
+    positions = {key: tally.positions for key, tally in tallies.items() if tally.positions}
+    names = {key: tally.names for key, tally in tallies.items()}
+    authors = {key: tally.authors for key, tally in tallies.items()}
     wants: list[WantSpec] = []
     skipped: list[tuple[str, str]] = []
     for key in sorted(positions):
