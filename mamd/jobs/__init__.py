@@ -31,7 +31,12 @@ async def _with_parts(
     context: JobContext,
 ) -> Mapping[str, Any]:
     """A job that takes only the parts it uses, handed over fresh each run (a reload changes them)."""
-    parts = series_next.Parts(
+    return await job(wanted_parts(runtime), context)
+
+
+def wanted_parts(runtime: Runtime) -> series_next.Parts:
+    """What the series_next and top jobs use, from the runtime as it is now."""
+    return series_next.Parts(
         runtime.config,
         runtime.require_mam(),
         runtime.store,
@@ -40,4 +45,3 @@ async def _with_parts(
         runtime.events,
         SeriesChecks(runtime.store),
     )
-    return await job(parts, context)

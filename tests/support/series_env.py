@@ -18,13 +18,12 @@ import aiohttp
 
 from mamd.config import load_config
 from mamd.domain.library import Book, SeriesEntry
-from mamd.jobs import series_next, top
+from mamd.jobs import series_next, top, wanted_parts
 from mamd.logs import Redactor
 from mamd.runtime import Runtime
 from mamd.schedule import JobContext, JobState
 from mamd.sim.mam.app import MamSimulator
 from mamd.sim.mam.rows import Credit, Row, SeriesLink
-from mamd.store.series_checks import SeriesChecks
 from tests.support.clock import InstantClock
 from tests.support.configs import MAM_SESSION, merge, write_config
 from tests.support.mam_client import serving
@@ -87,16 +86,7 @@ class SeriesEnv:
     clock: InstantClock
 
     def parts(self) -> series_next.Parts:
-        runtime = self.runtime
-        return series_next.Parts(
-            runtime.config,
-            runtime.require_mam(),
-            runtime.store,
-            runtime.library,
-            runtime.wanted,
-            runtime.events,
-            SeriesChecks(runtime.store),
-        )
+        return wanted_parts(self.runtime)
 
     def context(self, job: str) -> JobContext:
         return JobContext(job, 0, "schedule", self.clock, JobState(job))
