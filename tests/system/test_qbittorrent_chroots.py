@@ -20,7 +20,9 @@ LAUNCHER = Path(__file__).parents[2] / "contrib" / "dev" / "qbittorrent-chroot-l
 
 
 def test_without_root_it_builds_nothing_and_says_how_to_enable_the_runs(tmp_path: Path) -> None:
-    command = ["sh", str(SCRIPT)]
+    # the script is read from stdin, from `/`: a checkout in a private folder (mktemp -d makes it 0700)
+    # is out of reach of the unprivileged user, and what is tested is the script's answer, not its path
+    command = ["sh", "-s"]
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
@@ -28,7 +30,10 @@ def test_without_root_it_builds_nothing_and_says_how_to_enable_the_runs(tmp_path
         command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *command]
     cache = tmp_path / "cache"
     env = {**os.environ, "MAMD_TEST_CACHE": str(cache), "HOME": str(tmp_path)}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    with SCRIPT.open() as script:
+        result = subprocess.run(
+            command, stdin=script, capture_output=True, text=True, timeout=60, env=env, cwd="/"
+        )
     assert result.returncode == 1
     assert result.stdout == ""  # no launcher to run
     assert "cannot build the qBittorrent 5.x chroots: it needs root" in result.stderr
